@@ -1,0 +1,89 @@
+"""The exceptions tracefork-otel raises.
+
+Every error derives from one root, so the CLI maps them to one stderr line and exit 2
+in one place::
+
+    TraceforkError
+    ├── ConfigError(ValueError)          bad argument, option or environment value
+    ├── BlobError
+    │   ├── BlobNotFoundError(FileNotFoundError)
+    │   └── BlobIntegrityError(ValueError)   bytes read do not hash to their name
+    ├── TapeError(ValueError)            corrupt, foreign or too-new tape / bundle
+    ├── TraceNotFoundError               unknown trace id in a source
+    ├── SourceError                      backend unreachable, refused, timed out, bad body
+    ├── RebuildError                     spans + blobs do not make a complete tape
+    ├── AgentLoadError                   ``module:function`` cannot be imported
+    ├── StoreError                       the local span store cannot be read or written
+    └── ReplayDivergence                 the replayed run differs from the tape (exit 1 in
+                                         ``verify``; carries step, field and both sides)
+
+Errors carry the fields a caller needs (step, digests, paths) and say what to do next.
+"""
+
+from __future__ import annotations
+
+
+class TraceforkError(Exception):
+    """Root of every error tracefork-otel raises on purpose."""
+
+
+class ConfigError(TraceforkError, ValueError):
+    """A bad argument, option or environment value."""
+
+
+class BlobError(TraceforkError):
+    """A blob store could not serve or keep a blob."""
+
+
+class BlobNotFoundError(BlobError, FileNotFoundError):
+    """No blob with this digest in the store."""
+
+    def __init__(self, digest: str, store: str) -> None:
+        super().__init__(f"blob {digest[:16]}… not found in {store}")
+        self.digest = digest
+        self.store = store
+
+
+class BlobIntegrityError(BlobError, ValueError):
+    """The bytes stored under a digest do not hash to it (a flipped byte, a truncated file)."""
+
+    def __init__(self, digest: str, actual: str, store: str) -> None:
+        super().__init__(
+            f"blob {digest[:16]}… in {store} is corrupt: its bytes hash to {actual[:16]}…"
+        )
+        self.digest = digest
+        self.actual = actual
+        self.store = store
+
+
+class TapeError(TraceforkError, ValueError):
+    """A tape or ``.tftape`` bundle is corrupt, foreign, or of a newer schema."""
+
+
+class TraceNotFoundError(TraceforkError, LookupError):
+    """The source has no trace with this id."""
+
+    def __init__(self, trace_id: str, source: str) -> None:
+        super().__init__(f"trace {trace_id} not found in {source}")
+        self.trace_id = trace_id
+        self.source = source
+
+
+class SourceError(TraceforkError):
+    """A trace source could not answer: unreachable, refused, timed out, or an unreadable body."""
+
+
+class RebuildError(TraceforkError):
+    """The spans and blobs of a trace do not make a complete tape (missing step, missing blob)."""
+
+    def __init__(self, message: str, *, step: int | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class AgentLoadError(TraceforkError):
+    """An agent or oracle given as ``module:function`` cannot be loaded."""
+
+
+class StoreError(TraceforkError):
+    """The local span store cannot be opened, read or written."""

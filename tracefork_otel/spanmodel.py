@@ -1,0 +1,74 @@
+"""One span, as every part of tracefork-otel sees it after it leaves the OTel SDK.
+
+The local span store, the OTLP/JSON, Tempo and Jaeger parsers all produce
+``SpanRecord`` so that nothing above them knows where a span came from. Ids are
+lowercase hex (32 digits for trace ids, 16 for span ids); times are Unix nanoseconds;
+attribute values are plain Python (str, bool, int, float, or lists of those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Union
+
+AttributeValue = Union[str, bool, int, float, Sequence[str], Sequence[bool], Sequence[int], Sequence[float]]
+Attributes = Mapping[str, AttributeValue]
+
+
+class SpanKind(IntEnum):
+    """OTLP's span kind numbers (``SPAN_KIND_*``)."""
+
+    UNSPECIFIED = 0
+    INTERNAL = 1
+    SERVER = 2
+    CLIENT = 3
+    PRODUCER = 4
+    CONSUMER = 5
+
+
+class StatusCode(IntEnum):
+    """OTLP's status code numbers (``STATUS_CODE_*``)."""
+
+    UNSET = 0
+    OK = 1
+    ERROR = 2
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A span event: a name, a time and attributes."""
+
+    name: str
+    time_unix_nano: int
+    attributes: Attributes = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """A span link to another trace's span."""
+
+    trace_id: str
+    span_id: str
+    attributes: Attributes = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpanRecord:
+    """A finished span, normalised (hex ids, int enums, plain attribute values)."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: SpanKind
+    start_time_unix_nano: int
+    end_time_unix_nano: int
+    attributes: Attributes = field(default_factory=dict)
+    events: tuple[EventRecord, ...] = ()
+    links: tuple[LinkRecord, ...] = ()
+    status_code: StatusCode = StatusCode.UNSET
+    status_message: str = ""
+    resource: Attributes = field(default_factory=dict)
+    scope_name: str = ""
