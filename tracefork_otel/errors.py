@@ -48,9 +48,7 @@ class BlobIntegrityError(BlobError, ValueError):
     """The bytes stored under a digest do not hash to it (a flipped byte, a truncated file)."""
 
     def __init__(self, digest: str, actual: str, store: str) -> None:
-        super().__init__(
-            f"blob {digest[:16]}… in {store} is corrupt: its bytes hash to {actual[:16]}…"
-        )
+        super().__init__(f"blob {digest[:16]}… in {store} is corrupt: its bytes hash to {actual[:16]}…")
         self.digest = digest
         self.actual = actual
         self.store = store

@@ -1,0 +1,43 @@
+"""tracefork-otel: a time-travel debugger for AI agents that lives inside OpenTelemetry.
+
+Record a run::
+
+    import tracefork_otel
+    tracefork_otel.instrument()          # every Anthropic client records from now on
+
+or, explicitly::
+
+    with tracefork_otel.record_run("refund-agent") as run:
+        client = anthropic.Anthropic(http_client=run.http_client())
+        ...
+    print(run.trace_id)                 # paste into `tfotel replay`
+"""
+
+from __future__ import annotations
+
+from tracefork_otel.record import (
+    Nondet,
+    Run,
+    instrument,
+    new_id,
+    now_iso,
+    random,
+    record_run,
+    shutdown,
+    uninstrument,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Nondet",
+    "Run",
+    "__version__",
+    "instrument",
+    "new_id",
+    "now_iso",
+    "random",
+    "record_run",
+    "shutdown",
+    "uninstrument",
+]

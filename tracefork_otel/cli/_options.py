@@ -1,0 +1,54 @@
+"""Options shared by several commands, each naming its environment variable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from tracefork_otel import environment_variables as env
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_option(fn: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document for machines.")(fn)
+
+
+def blobs_option(fn: F) -> F:
+    return click.option(
+        "--blobs",
+        "blobs",
+        envvar=env.TFOTEL_BLOBS,
+        metavar="URL",
+        help=f"Blob store URL (folder, file://, s3://…). [env var: {env.TFOTEL_BLOBS}; default: $TFOTEL_HOME/blobs]",
+    )(fn)
+
+
+def source_options(fn: F) -> F:
+    """``--source``, ``--auth`` and ``--org-id`` for commands that read a trace."""
+    fn = click.option(
+        "--org-id",
+        envvar=env.TFOTEL_SOURCE_ORG_ID,
+        metavar="TENANT",
+        help=f"X-Scope-OrgID for a multi-tenant Tempo. [env var: {env.TFOTEL_SOURCE_ORG_ID}]",
+    )(fn)
+    fn = click.option(
+        "--auth",
+        envvar=env.TFOTEL_SOURCE_AUTHORIZATION,
+        metavar="VALUE",
+        help=f"Authorization header for the trace backend ('Bearer …'). [env var: {env.TFOTEL_SOURCE_AUTHORIZATION}]",
+    )(fn)
+    fn = click.option(
+        "--source",
+        envvar=env.TFOTEL_SOURCE,
+        default="local",
+        show_default=True,
+        metavar="SPEC",
+        help=(
+            "Where to read the trace: local | tempo:http://host:3200 | jaeger:http://host:16686 | file:PATH"
+            f" (OTLP/JSON, collector JSON lines, Tempo or Jaeger bodies). [env var: {env.TFOTEL_SOURCE}]"
+        ),
+    )(fn)
+    return fn

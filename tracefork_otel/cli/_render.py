@@ -1,0 +1,69 @@
+"""Terminal rendering of timelines and run lists."""
+
+from __future__ import annotations
+
+import datetime
+
+import click
+
+from tracefork_otel.spanstore import RunSummary
+from tracefork_otel.timeline import Timeline
+
+
+def _when(unix_nano: int) -> str:
+    if not unix_nano:
+        return "-"
+    return datetime.datetime.fromtimestamp(unix_nano / 1e9, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _tokens(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def timeline_text(tl: Timeline) -> str:
+    """The run header and one line per step."""
+    state = "partial" if tl.partial else "complete"
+    lines = [
+        f"run {tl.trace_id}  {tl.name or '(unnamed)'}  {_when(tl.start_time_unix_nano)} UTC"
+        f"  {tl.duration_ms:.0f} ms  {len(tl.steps)} steps  {tl.draws} draws  {state}",
+    ]
+    if tl.digest:
+        lines.append(f"digest {tl.digest}")
+    has_blame = bool(tl.blame)
+    header = (
+        f"{'step':>4}  {'model':<22} {'status':>6} {'kind':<6} {'in':>6} {'out':>5} {'ms':>8}  {'finish':<10} tools"
+    )
+    if has_blame:
+        header += "   blame [95% CI]"
+    lines.append(header)
+    for s in tl.steps:
+        kind = "sse" + ("!" if s.incomplete else "") if s.stream else "json"
+        line = (
+            f"{s.step:>4}  {s.model[:22]:<22} {s.status_code or '-':>6} {kind:<6} {_tokens(s.input_tokens):>6}"
+            f" {_tokens(s.output_tokens):>5} {s.latency_ms:>8.1f}  {s.finish_reason[:10]:<10} {','.join(s.tool_calls)}"
+        )
+        if s.error:
+            line += f"  error={s.error}"
+        cell = tl.blame.get(s.step)
+        if cell is not None:
+            marker = "  <- top" if cell.rank == 1 else ""
+            line += f"   {cell.score:+.2f} [{cell.ci_low:+.2f}, {cell.ci_high:+.2f}] n={cell.samples}{marker}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def runs_text(runs: list[RunSummary]) -> str:
+    if not runs:
+        return "no runs recorded yet (try: tfotel demo)"
+    lines = [f"{'trace id':<32}  {'started (UTC)':<19}  {'steps':>5}  {'tokens in/out':>13}  {'ms':>7}  name"]
+    for r in runs:
+        flags = (" partial" if r.partial else "") + (f" errors={r.errors}" if r.errors else "")
+        lines.append(
+            f"{r.trace_id}  {_when(r.start_time_unix_nano):<19}  {r.exchanges:>5}  "
+            f"{f'{r.input_tokens}/{r.output_tokens}':>13}  {r.duration_ns / 1e6:>7.0f}  {r.name}{flags}"
+        )
+    return "\n".join(lines)
+
+
+def echo(text: str) -> None:
+    click.echo(text)

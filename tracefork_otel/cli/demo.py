@@ -1,0 +1,64 @@
+"""``tfotel demo``: the whole record path, offline, in one command."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from tracefork_otel.blobstore import open_blob_store
+from tracefork_otel.cli._options import json_option
+from tracefork_otel.cli._output import emit_json
+from tracefork_otel.cli._render import echo, timeline_text
+from tracefork_otel.demo.run import DEMO_AGENT_SPEC, run_demo
+from tracefork_otel.otel_setup import configured_exporters
+from tracefork_otel.sources.local import LocalSource
+from tracefork_otel.timeline import build_timeline
+
+
+@click.command()
+@click.option(
+    "--chunk-delay", default=0.0, type=click.FloatRange(0, 5), help="Seconds between SSE events of the stand-in."
+)
+@json_option
+def demo(chunk_delay: float, as_json: bool) -> None:
+    """Record a bundled tool-using agent against an in-process Messages API stand-in.
+
+    Fully offline: the stand-in speaks the real wire format (JSON and SSE) on
+    127.0.0.1 and the real Anthropic SDK talks to it. The run is recorded like a
+    production one: spans to the local store under TFOTEL_HOME (and to OTLP when
+    OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER is set), request and response
+    bytes to the blob store. Prints the trace id and where everything went.
+    """
+    result = run_demo(chunk_delay=chunk_delay)
+    source = LocalSource()
+    spans = source.get(result.trace_id)
+    timeline = build_timeline(result.trace_id, spans, open_blob_store(result.blob_store))
+    exporters = [type(e).__module__.rsplit(".", 2)[-2] + ":" + type(e).__name__ for e in configured_exporters()]
+    otlp = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if as_json:
+        emit_json(
+            {
+                "trace_id": result.trace_id,
+                "outcome": result.outcome,
+                "exchanges": result.exchanges,
+                "span_store": source.name,
+                "blob_store": result.blob_store,
+                "otlp_endpoint": otlp,
+                "timeline": timeline.to_json(),
+            }
+        )
+        return
+    echo(f"recorded demo run {result.trace_id}")
+    echo(f"  outcome     {result.outcome}")
+    echo(f"  spans       {source.name}" + (f" and OTLP -> {otlp}" if otlp else ""))
+    if exporters and not otlp:
+        echo(f"  exporters   {', '.join(exporters)}")
+    echo(f"  blobs       {result.blob_store}")
+    echo("")
+    echo(timeline_text(timeline))
+    echo("")
+    echo("next:")
+    echo(f"  tfotel show {result.trace_id}")
+    echo(f"  tfotel replay {result.trace_id} --agent {DEMO_AGENT_SPEC}")
+    echo(f"  tfotel export {result.trace_id} -o run.tftape")

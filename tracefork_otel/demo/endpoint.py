@@ -1,0 +1,490 @@
+"""An in-process stand-in for Anthropic's Messages API, served over real HTTP on loopback.
+
+`MessagesEndpoint` runs a `ThreadingHTTPServer` on ``127.0.0.1`` (an ephemeral port) in a
+background thread and speaks the Messages API wire format, so the real ``anthropic`` SDK
+talks to it unchanged::
+
+    with MessagesEndpoint(policy) as endpoint:
+        client = anthropic.Anthropic(base_url=endpoint.base_url, api_key="sk-test")
+        client.messages.create(model=..., max_tokens=..., messages=[...])
+
+A *policy* plays the model: it gets the parsed request JSON and returns a Message as a
+dict (see `message`). A request with ``"stream": true`` gets the same Message as the SSE
+event sequence the real API sends (`stream_events`), in HTTP/1.1 chunks flushed one event
+at a time. Every body is serialised with sorted keys and no whitespace, so one policy
+output is always the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import logging
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Final, Self
+from urllib.parse import urlsplit
+
+from tracefork_otel.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+Policy = Callable[[dict[str, Any]], dict[str, Any]]
+"""Plays the model: parsed request JSON in, an Anthropic Message (as a dict) out."""
+
+MESSAGES_PATH: Final = "/v1/messages"
+COUNT_TOKENS_PATH: Final = "/v1/messages/count_tokens"
+DEFAULT_MODEL: Final = "claude-sonnet-4-6"
+
+ERROR_TYPES: Final[Mapping[int, str]] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+"""Anthropic's ``error.type`` for each HTTP status (others map to ``api_error``)."""
+
+_RETRYABLE: Final = frozenset({408, 409, 429})
+_PIECES: Final = 3  # deltas per content block; more than one, so clients must accumulate
+_HOLD_POLL_SECONDS: Final = 0.05
+
+
+def dumps(obj: object) -> bytes:
+    """Serialise JSON deterministically: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def estimate_tokens(obj: object) -> int:
+    """A deterministic token count for ``obj``: a quarter of its serialised size, at least 1."""
+    return max(1, len(dumps(obj)) // 4)
+
+
+def error_body(status: int, text: str) -> dict[str, Any]:
+    """Anthropic's error JSON for an HTTP status, e.g. 529 → ``overloaded_error``."""
+    return {"type": "error", "error": {"type": ERROR_TYPES.get(status, "api_error"), "message": text}}
+
+
+def _phrase(status: int) -> str:
+    if status == 529:
+        return "Overloaded"
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _digest(obj: object) -> str:
+    return hashlib.sha256(dumps(obj)).hexdigest()[:24]
+
+
+def message(
+    text: str | None = None,
+    tool_use: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    *,
+    stop_reason: str | None = None,
+    model: str | None = None,
+    usage: Mapping[str, int] | None = None,
+    request: Mapping[str, Any] | None = None,
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    """Build an Anthropic Message dict for a policy to return.
+
+    Args:
+        text: Text of a leading ``text`` block, if any.
+        tool_use: One or more ``{"name": ..., "input": {...}}`` (optionally ``"id"``) to
+            add as ``tool_use`` blocks.
+        stop_reason: Defaults to ``tool_use`` when there are tool calls, else ``end_turn``.
+        model: Defaults to the request's model, else `DEFAULT_MODEL`.
+        usage: Defaults to token counts estimated from the request and the content.
+        request: The request being answered; ids, usage and model derive from it, so one
+            request always gets the same bytes back.
+        message_id: Overrides the derived ``msg_…`` id.
+
+    Returns:
+        A dict in the shape of the API's non-streaming response body.
+    """
+    uses = [tool_use] if isinstance(tool_use, Mapping) else list(tool_use or ())
+    seed = {"request": request, "text": text, "tool_use": [dict(use) for use in uses]}
+    content: list[dict[str, Any]] = [] if text is None else [{"type": "text", "text": text}]
+    for index, use in enumerate(uses):
+        tool_id = use.get("id") or f"toolu_{_digest([seed, index])}"
+        content.append({"type": "tool_use", "id": tool_id, "name": use["name"], "input": dict(use["input"])})
+    return {
+        "id": message_id or f"msg_{_digest(seed)}",
+        "type": "message",
+        "role": "assistant",
+        "model": model or str((request or {}).get("model") or DEFAULT_MODEL),
+        "content": content,
+        "stop_reason": stop_reason or ("tool_use" if uses else "end_turn"),
+        "stop_sequence": None,
+        "usage": dict(usage)
+        if usage is not None
+        else {
+            "input_tokens": estimate_tokens(request) if request is not None else 0,
+            "output_tokens": estimate_tokens(content),
+        },
+    }
+
+
+def _pieces(text: str) -> list[str]:
+    size = max(1, -(-len(text) // _PIECES))
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _block_start(block: Mapping[str, Any]) -> dict[str, Any]:
+    kind = block.get("type")
+    if kind == "text":
+        return {**block, "text": ""}
+    if kind == "tool_use":
+        return {**block, "input": {}}
+    if kind == "thinking":
+        return {**block, "thinking": "", "signature": ""}
+    return dict(block)
+
+
+def _block_deltas(block: Mapping[str, Any]) -> list[dict[str, Any]]:
+    kind = block.get("type")
+    if kind == "text":
+        return [{"type": "text_delta", "text": piece} for piece in _pieces(str(block.get("text", "")))]
+    if kind == "tool_use":
+        # The API opens every tool_use block with an empty partial_json.
+        raw = dumps(block.get("input", {})).decode()
+        return [{"type": "input_json_delta", "partial_json": p} for p in ["", *_pieces(raw)]]
+    if kind == "thinking":
+        deltas = [{"type": "thinking_delta", "thinking": p} for p in _pieces(str(block.get("thinking", "")))]
+        return [*deltas, {"type": "signature_delta", "signature": str(block.get("signature", ""))}]
+    return []
+
+
+def stream_events(msg: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The SSE events, as ``(name, data)`` pairs, that stream the Message ``msg``.
+
+    ``message_start`` (empty content), then per block ``content_block_start``, its
+    deltas and ``content_block_stop``, then ``message_delta`` and ``message_stop``.
+    """
+    usage = dict(msg.get("usage") or {})
+    output_tokens = int(usage.get("output_tokens", 0))
+    head = {
+        **msg,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**usage, "output_tokens": min(1, output_tokens)},
+    }
+    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": head})]
+    for index, block in enumerate(msg.get("content") or ()):
+        start = {"type": "content_block_start", "index": index, "content_block": _block_start(block)}
+        events.append(("content_block_start", start))
+        for delta in _block_deltas(block):
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    delta = {"stop_reason": msg.get("stop_reason"), "stop_sequence": msg.get("stop_sequence")}
+    events.append(
+        (
+            "message_delta",
+            {"type": "message_delta", "delta": delta, "usage": {"output_tokens": output_tokens}},
+        )
+    )
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
+
+
+def encode_event(name: str, data: object) -> bytes:
+    """One SSE event on the wire: ``event: NAME\\ndata: JSON\\n\\n``."""
+    return b"event: " + name.encode() + b"\ndata: " + dumps(data) + b"\n\n"
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One HTTP request as the endpoint received it."""
+
+    path: str
+    """The request target, query string included."""
+    headers: dict[str, str]
+    """Header names lowercased."""
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+class MessagesEndpoint:
+    """A Messages API server on ``127.0.0.1`` for the real SDK to talk to.
+
+    Thread-safe: handlers run on daemon threads and `requests` may be read at any time.
+
+    Args:
+        policy: Answers each ``POST /v1/messages``; called on handler threads, possibly
+            concurrently. If it raises, the client gets a 500 ``api_error``.
+        chunk_delay: Seconds slept between SSE events.
+        hold_after_first_event: When given, a streamed response flushes ``message_start``
+            and then waits for this event before writing the rest.
+        statuses: Forced HTTP statuses, consumed one per request before normal service,
+            each answered with Anthropic's error JSON (529 → ``overloaded_error``).
+
+    Raises:
+        ConfigError: On a negative ``chunk_delay`` or a forced status outside 400-599.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        chunk_delay: float = 0.0,
+        hold_after_first_event: threading.Event | None = None,
+        statuses: Iterable[int] | None = None,
+    ) -> None:
+        if chunk_delay < 0:
+            raise ConfigError(f"chunk_delay must be >= 0, got {chunk_delay}")
+        self.policy = policy
+        self.chunk_delay = chunk_delay
+        self.hold_after_first_event = hold_after_first_event
+        self._lock = threading.Lock()
+        self._statuses: deque[int] = deque()
+        self._requests: list[ReceivedRequest] = []
+        self._request_ids = itertools.count(1)
+        self._connections: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.force_statuses(*(statuses or ()))
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``, for ``anthropic.Anthropic(base_url=...)``."""
+        if self._server is None:
+            raise RuntimeError("MessagesEndpoint is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """A snapshot of every request received so far, in arrival order."""
+        with self._lock:
+            return list(self._requests)
+
+    def force_statuses(self, *statuses: int) -> None:
+        """Queue more forced HTTP statuses for the next requests."""
+        for status in statuses:
+            if not 400 <= status <= 599:
+                raise ConfigError(f"forced status must be an HTTP error (400-599), got {status}")
+        with self._lock:
+            self._statuses.extend(statuses)
+
+    def start(self) -> Self:
+        """Bind an ephemeral loopback port and serve on a background thread."""
+        if self._server is not None:
+            raise RuntimeError("MessagesEndpoint is already started")
+        self._stopping.clear()
+        self._server = _Server(("127.0.0.1", 0), _Handler, self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="messages-endpoint",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.debug("messages endpoint serving at %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, drop open connections (held streams end early) and join the thread."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):  # already closed by the peer
+                conn.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # Called from handler threads.
+
+    def _receive(self, request: ReceivedRequest) -> tuple[str, int | None]:
+        with self._lock:
+            self._requests.append(request)
+            forced = self._statuses.popleft() if self._statuses else None
+            return f"req_{next(self._request_ids):06d}", forced
+
+    def _track(self, conn: socket.socket, *, open_: bool) -> None:
+        with self._lock:
+            if open_:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def _hold(self) -> bool:
+        """Wait for ``hold_after_first_event``; False if the endpoint stops first."""
+        hold = self.hold_after_first_event
+        while hold is not None and not hold.wait(_HOLD_POLL_SECONDS):
+            if self._stopping.is_set():
+                return False
+        return True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], endpoint: MessagesEndpoint
+    ) -> None:
+        self.endpoint = endpoint
+        super().__init__(address, handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host with socket.getfqdn, a reverse DNS
+        # lookup that can stall for seconds on a badly configured resolver.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("client %s dropped the connection", client_address)
+        else:
+            logger.exception("messages endpoint failed serving %s", client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tracefork-demo"
+    sys_version = ""
+
+    @property
+    def _endpoint(self) -> MessagesEndpoint:
+        server = self.server
+        assert isinstance(server, _Server)
+        return server.endpoint
+
+    def setup(self) -> None:
+        super().setup()
+        self._endpoint._track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        self._endpoint._track(self.connection, open_=False)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: no line per request on stderr."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer malformed HTTP with Anthropic's error JSON rather than an HTML page."""
+        self.close_connection = True
+        self._send_json(code, error_body(code, message or _phrase(code)), "req_000000")
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
+
+    def _serve(self) -> None:
+        body = self._read_body()
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        endpoint = self._endpoint
+        request_id, forced = endpoint._receive(ReceivedRequest(self.path, headers, body))
+        path = urlsplit(self.path).path
+        if forced is not None:
+            self._send_json(forced, error_body(forced, _phrase(forced)), request_id)
+            return
+        if path not in (MESSAGES_PATH, COUNT_TOKENS_PATH):
+            self._send_json(404, error_body(404, f"Not found: {path}"), request_id)
+            return
+        if self.command != "POST":
+            self._send_json(405, error_body(405, f"Method {self.command} not allowed"), request_id)
+            return
+        try:
+            request = json.loads(body)
+        except ValueError as exc:
+            self._send_json(400, error_body(400, f"Request body is not valid JSON: {exc}"), request_id)
+            return
+        if not isinstance(request, dict):
+            self._send_json(400, error_body(400, "Request body must be a JSON object"), request_id)
+            return
+        if path == COUNT_TOKENS_PATH:
+            self._send_json(200, {"input_tokens": estimate_tokens(request)}, request_id)
+            return
+        try:
+            reply = endpoint.policy(request)
+        except Exception as exc:
+            logger.exception("messages endpoint policy failed")
+            self._send_json(500, error_body(500, f"Policy failed: {exc!r}"), request_id)
+            return
+        if request.get("stream") is True:
+            self._send_stream(reply, request_id)
+        else:
+            self._send_json(200, reply, request_id)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(parts)
+        return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+    def _send_json(self, status: int, obj: object, request_id: str) -> None:
+        data = dumps(obj)
+        self.send_response(status, _phrase(status))
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.send_header("request-id", request_id)
+        if status >= 400:
+            retry = status in _RETRYABLE or status >= 500
+            self.send_header("x-should-retry", "true" if retry else "false")
+            if retry:
+                self.send_header("retry-after", "0")
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _send_stream(self, reply: Mapping[str, Any], request_id: str) -> None:
+        endpoint = self._endpoint
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("request-id", request_id)
+        self.end_headers()
+        for index, (name, data) in enumerate(stream_events(reply)):
+            if index and endpoint.chunk_delay:
+                time.sleep(endpoint.chunk_delay)
+            self._write_chunk(encode_event(name, data))
+            if index == 0 and not endpoint._hold():
+                self.close_connection = True  # stopped while held: end without the final chunk
+                return
+        self._write_chunk(b"")
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()

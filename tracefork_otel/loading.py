@@ -1,0 +1,50 @@
+"""From a trace id to what the debug commands work on: spans, the tape, the blob store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tracefork_otel.blobstore import BlobStore, open_blob_store
+from tracefork_otel.replay.rebuild import rebuild_tape
+from tracefork_otel.sources import TraceSource, normalize_trace_id, open_source
+from tracefork_otel.sources.local import LocalSource
+from tracefork_otel.spanmodel import SpanRecord
+from tracefork_otel.tape import Tape
+
+
+def open_trace_source(
+    spec: str = "local", *, authorization: str | None = None, org_id: str | None = None
+) -> TraceSource:
+    """The source a ``--source`` spec names (``local`` is the store under ``TFOTEL_HOME``)."""
+    return open_source(spec or "local", authorization=authorization, org_id=org_id, local_factory=LocalSource)
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """A recorded run, fetched and checked."""
+
+    trace_id: str
+    spans: list[SpanRecord]
+    tape: Tape
+    blob_store: BlobStore
+    source_name: str
+
+
+def load_spans(trace_id: str, source: TraceSource) -> tuple[str, list[SpanRecord]]:
+    """The normalised trace id and the trace's spans."""
+    trace_id = normalize_trace_id(trace_id)
+    return trace_id, source.get(trace_id)
+
+
+def load_run(trace_id: str, source: TraceSource, blobs: str | BlobStore | None = None) -> LoadedRun:
+    """Fetch a trace and rebuild its tape, checking that every blob is in the store.
+
+    Raises:
+        ConfigError: a malformed trace id.
+        TraceNotFoundError / SourceError: the source could not give the trace.
+        RebuildError: the spans and blobs do not make a complete tape.
+    """
+    trace_id, spans = load_spans(trace_id, source)
+    store = blobs if isinstance(blobs, BlobStore) else open_blob_store(blobs)
+    tape = rebuild_tape(trace_id, spans, store)
+    return LoadedRun(trace_id=trace_id, spans=spans, tape=tape, blob_store=store, source_name=source.name)

@@ -1,0 +1,114 @@
+"""Setting up the OpenTelemetry SDK for tfotel's own commands and for ``instrument()``.
+
+The record path never imports this module: it speaks only the OTel API. This is the
+one place that builds a ``TracerProvider``, and only when nobody else has: a program
+that configured the SDK itself (or runs under ``opentelemetry-instrument``) keeps its
+provider, and we add the local span store to it.
+
+Exporters follow the standard environment: ``OTEL_TRACES_EXPORTER`` (``otlp``,
+``console``, ``none``; several comma-separated), ``OTEL_EXPORTER_OTLP_PROTOCOL``
+(``grpc`` default, or ``http/protobuf``), and the OTLP endpoint/header/timeout
+variables the exporters read themselves. Unlike the SDK's own default, OTLP is added
+only when ``OTEL_TRACES_EXPORTER`` names it or an OTLP endpoint is set, so a laptop
+with nothing configured does not spend its exit retrying a collector that is not
+there. The local span store under ``TFOTEL_HOME`` is always added (unless
+``TFOTEL_LOCAL_STORE=false``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+from tracefork_otel import environment_variables as env
+from tracefork_otel.spanstore import LocalSpanExporter, SpanStore
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_local_added: set[int] = set()
+
+
+def _otlp_exporter() -> SpanExporter:
+    protocol = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
+    ).strip()
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter()
+    if protocol in {"http/protobuf", "http"}:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+        return HttpExporter()
+    logger.warning("Unsupported OTEL_EXPORTER_OTLP_PROTOCOL %r, using grpc", protocol)
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+    return GrpcExporter()
+
+
+def configured_exporters() -> list[SpanExporter]:
+    """The exporters the standard environment asks for (see the module docstring)."""
+    names = [n.strip() for n in os.environ.get("OTEL_TRACES_EXPORTER", "").split(",") if n.strip()]
+    if not names and (
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    ):
+        names = ["otlp"]
+    exporters: list[SpanExporter] = []
+    for name in names:
+        if name == "otlp":
+            exporters.append(_otlp_exporter())
+        elif name == "console":
+            exporters.append(ConsoleSpanExporter())
+        elif name != "none":
+            logger.warning("Unsupported OTEL_TRACES_EXPORTER %r, ignored", name)
+    return exporters
+
+
+def local_store_processor(store: SpanStore | None = None) -> SpanProcessor:
+    """A batch processor feeding the local span store (the agent's path stays flat)."""
+    return BatchSpanProcessor(LocalSpanExporter(store or SpanStore.default()), schedule_delay_millis=500)
+
+
+def ensure_tracing(*, local_store: bool | None = None) -> TracerProvider | None:
+    """Make sure spans go somewhere: set up an SDK provider if none, and add the local store once.
+
+    Returns the SDK provider in use, or None when the global provider is not the SDK's
+    (a vendor's own provider: then we leave it alone).
+    """
+    use_local = env.parse_bool(env.TFOTEL_LOCAL_STORE, True) if local_store is None else local_store
+    with _lock:
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            if not isinstance(provider, trace.ProxyTracerProvider):
+                return None
+            provider = TracerProvider(resource=Resource.create())
+            for exporter in configured_exporters():
+                provider.add_span_processor(BatchSpanProcessor(exporter))
+            trace.set_tracer_provider(provider)
+            provider = trace.get_tracer_provider()  # set_tracer_provider refuses a second provider
+            if not isinstance(provider, TracerProvider):
+                return None
+        if use_local and id(provider) not in _local_added:
+            provider.add_span_processor(local_store_processor())
+            _local_added.add(id(provider))
+        return provider
+
+
+def force_flush(timeout_millis: int = 10_000) -> bool:
+    """Flush the global SDK provider's processors, if there is one."""
+    provider = trace.get_tracer_provider()
+    flush = getattr(provider, "force_flush", None)
+    if flush is None:
+        return True
+    try:
+        return bool(flush(timeout_millis))
+    except Exception:
+        logger.warning("flushing spans failed", exc_info=True)
+        return False

@@ -1,0 +1,25 @@
+"""Record: every model call an agent makes becomes a span pointing at its exact bytes."""
+
+from __future__ import annotations
+
+from tracefork_otel.record.instrumentor import AnthropicRecordingInstrumentor, instrument, uninstrument
+from tracefork_otel.record.nondet import LiveNondet, Nondet, RecordingNondet, new_id, now_iso, random
+from tracefork_otel.record.recorder import Run, record_run, shutdown
+from tracefork_otel.record.transport import recording_transport, wrap_client
+
+__all__ = [
+    "AnthropicRecordingInstrumentor",
+    "LiveNondet",
+    "Nondet",
+    "RecordingNondet",
+    "Run",
+    "instrument",
+    "new_id",
+    "now_iso",
+    "random",
+    "record_run",
+    "recording_transport",
+    "shutdown",
+    "uninstrument",
+    "wrap_client",
+]

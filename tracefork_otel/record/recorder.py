@@ -1,0 +1,198 @@
+"""The public way to record a run: ``with record_run("name") as run: ...``."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from tracefork_otel import semconv
+from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.record import config as record_config
+from tracefork_otel.record import nondet as nondet_module
+from tracefork_otel.record.nondet import Nondet
+from tracefork_otel.record.run import (
+    RunState,
+    new_trace_id,
+    reset_current_run,
+    set_current_run,
+    trace_id_of,
+)
+from tracefork_otel.record.transport import wrap_client
+from tracefork_otel.record.writer import get_writer
+from tracefork_otel.spanmodel import AttributeValue
+from tracefork_otel.tape.digest import tape_digest
+from tracefork_otel.tape.model import SCHEMA_VERSION
+
+logger = logging.getLogger(__name__)
+
+FLUSH_TIMEOUT_S = 30.0
+
+
+def _http_module() -> Any:
+    """``httpx2`` when the installed Anthropic SDK uses it, else ``httpx``."""
+    try:
+        return importlib.import_module("httpx2")
+    except ImportError:
+        return importlib.import_module("httpx")
+
+
+class Run:
+    """A run being recorded: its id, its nondeterminism source, and clients that record into it."""
+
+    def __init__(self, state: RunState) -> None:
+        self._state = state
+
+    @property
+    def trace_id(self) -> str:
+        """The run id: the trace id, 32 lowercase hex digits."""
+        return self._state.trace_id
+
+    @property
+    def name(self) -> str:
+        return self._state.name
+
+    @property
+    def nondet(self) -> Nondet:
+        """Clock, ids and random numbers, logged as the run's draws."""
+        return self._state.nondet
+
+    @property
+    def exchanges(self) -> int:
+        """How many exchanges were recorded so far (finished in the background)."""
+        return len(self._state.exchanges)
+
+    def http_client(self, **kwargs: Any) -> Any:
+        """A sync HTTP client for ``anthropic.Anthropic(http_client=...)`` that records into this run.
+
+        It is the SDK's own default client (timeouts, limits, proxies from the
+        environment) with its transport wrapped; ``kwargs`` go to that client.
+        """
+        try:
+            import anthropic
+
+            client = anthropic.DefaultHttpxClient(**kwargs)
+        except (ImportError, AttributeError):
+            client = _http_module().Client(**kwargs)
+        return wrap_client(client, self._state)
+
+    def async_http_client(self, **kwargs: Any) -> Any:
+        """The async twin of ``http_client``, for ``anthropic.AsyncAnthropic``."""
+        try:
+            import anthropic
+
+            client = anthropic.DefaultAsyncHttpxClient(**kwargs)
+        except (ImportError, AttributeError):
+            client = _http_module().AsyncClient(**kwargs)
+        return wrap_client(client, self._state)
+
+    def wrap(self, client: Any) -> Any:
+        """Make an existing ``httpx``/``httpx2`` client record into this run (returns it)."""
+        return wrap_client(client, self._state)
+
+
+@contextlib.contextmanager
+def record_run(
+    name: str,
+    *,
+    blob_store: BlobStore | str | None = None,
+    conversation_id: str | None = None,
+    strict: bool | None = None,
+    capture_content: bool | None = None,
+    attributes: Mapping[str, AttributeValue] | None = None,
+    links: list[Link] | None = None,
+) -> Iterator[Run]:
+    """Record one agent run as one trace, rooted at an ``invoke_agent {name}`` span.
+
+    Everything recorded is flushed (blobs written, spans handed to the exporters) when
+    the block exits, also by an exception, which marks the run partial.
+
+    Args:
+        name: the agent's name (``gen_ai.agent.name``).
+        blob_store: a store or URL; default ``$TFOTEL_BLOBS`` or ``$TFOTEL_HOME/blobs``.
+        conversation_id: ``gen_ai.conversation.id``; default the run id.
+        strict: raise recording failures into the agent instead of logging them.
+        capture_content: put message content on spans (off by default: hashes only).
+        attributes: extra attributes for the root span.
+        links: span links for the root span (forks link to their parent trace).
+    """
+    from tracefork_otel.otel_setup import ensure_tracing, force_flush
+
+    ensure_tracing()
+    base = record_config.get()
+    config = record_config.resolve(
+        blob_store if blob_store is not None else base.blob_store,
+        strict if strict is not None else base.strict,
+        capture_content if capture_content is not None else base.capture_content,
+    )
+    tracer = config.tracer()
+    root = tracer.start_span(
+        f"{semconv.SPAN_INVOKE_AGENT_PREFIX} {name}",
+        kind=SpanKind.INTERNAL,
+        attributes={
+            semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_INVOKE_AGENT,
+            semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_ANTHROPIC,
+            semconv.GEN_AI_AGENT_NAME: name,
+            semconv.BLOB_STORE: config.blob_store.url,
+            semconv.TAPE_SCHEMA: SCHEMA_VERSION,
+            **(attributes or {}),
+        },
+        links=links,
+    )
+    trace_id = trace_id_of(root) or new_trace_id()
+    root.set_attribute(semconv.GEN_AI_CONVERSATION_ID, conversation_id or trace_id)
+    state = RunState(trace_id, name, config.blob_store, root)
+    previous_config = record_config.get()
+    record_config.set_config(config)
+    run_token = set_current_run(state)
+    nondet_token = nondet_module.use(state.nondet)
+    failed: BaseException | None = None
+    try:
+        with trace.use_span(root, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            yield Run(state)
+    except BaseException as exc:
+        failed = exc
+        raise
+    finally:
+        nondet_module.reset(nondet_token)
+        reset_current_run(run_token)
+        record_config.set_config(previous_config)
+        _finish_run(state, failed)
+        force_flush()
+
+
+def _finish_run(state: RunState, failed: BaseException | None) -> None:
+    """Wait for the run's exchanges to be written, then seal and end the root span."""
+    root = state.root_span
+    assert root is not None
+    flushed = get_writer().flush(FLUSH_TIMEOUT_S)
+    exchanges = sorted(state.exchanges, key=lambda ex: ex.step)
+    partial = failed is not None or not flushed or bool(state.record_errors)
+    attrs: dict[str, AttributeValue] = {
+        semconv.TAPE_DIGEST: tape_digest(exchanges, state.nondet.draws),
+        semconv.RUN_EXCHANGES: len(exchanges),
+        semconv.RUN_DRAWS: len(state.nondet.draws),
+        semconv.RUN_PARTIAL: partial,
+    }
+    if state.record_errors:
+        attrs[semconv.RECORD_ERROR] = state.record_errors[0]
+    if not flushed:
+        attrs[semconv.RECORD_ERROR] = "the blob store did not finish writing in time"
+    root.set_attributes(attrs)
+    if failed is not None:
+        root.set_attribute(semconv.ERROR_TYPE, type(failed).__qualname__)
+        root.set_status(Status(StatusCode.ERROR, f"{type(failed).__qualname__}: {failed}"))
+    root.end()
+
+
+def shutdown(timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+    """Flush everything recorded so far: blob writes, then the span exporters."""
+    from tracefork_otel.otel_setup import force_flush
+
+    written = get_writer().flush(timeout_s)
+    return force_flush(int(timeout_s * 1000)) and written

@@ -1,0 +1,120 @@
+"""Runs: the unit a tape replays. One trace per run; its trace id is the run id.
+
+A run is opened explicitly with ``record_run`` (a root span ``invoke_agent {name}``,
+draws logged, a digest on the root span when it ends) or implicitly, per trace, when
+``instrument()`` records calls made inside some other span. Runs are found through a
+context variable, so runs in different threads and asyncio tasks never mix.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+import logging
+import secrets
+import threading
+from collections import OrderedDict
+
+from opentelemetry import trace
+
+from tracefork_otel import semconv
+from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.record.nondet import RecordingNondet
+from tracefork_otel.tape.model import Draw, Exchange
+
+logger = logging.getLogger(__name__)
+
+_MAX_AMBIENT_RUNS = 4096
+
+
+class RunState:
+    """The bookkeeping of one run while it records. Thread-safe.
+
+    ``next_step`` is called on the agent's thread when a request starts; ``add_exchange``
+    and the ``previous_*`` digests are touched by the background writer.
+    """
+
+    def __init__(
+        self,
+        trace_id: str,
+        name: str,
+        blob_store: BlobStore,
+        root_span: trace.Span | None = None,
+    ) -> None:
+        self.trace_id = trace_id
+        self.name = name
+        self.blob_store = blob_store
+        self.root_span = root_span
+        self._steps = itertools.count()
+        self._lock = threading.Lock()
+        self.exchanges: list[Exchange] = []
+        self.previous_request: str | None = None
+        self.previous_response: str | None = None
+        self.record_errors: list[str] = []
+        self.nondet = RecordingNondet(self._on_draw)
+
+    def next_step(self) -> int:
+        with self._lock:
+            return next(self._steps)
+
+    def add_exchange(self, exchange: Exchange, record_error: str | None) -> None:
+        with self._lock:
+            self.exchanges.append(exchange)
+            self.previous_request = exchange.request_sha256
+            self.previous_response = exchange.response_sha256
+            if record_error:
+                self.record_errors.append(record_error)
+
+    def _on_draw(self, draw: Draw) -> None:
+        if self.root_span is None:
+            return
+        try:
+            self.root_span.add_event(
+                semconv.EVENT_DRAW,
+                {semconv.DRAW_ORDER: draw.order, semconv.DRAW_KIND: draw.kind, semconv.DRAW_VALUE: draw.value},
+            )
+        except Exception:  # never break the agent over a span event
+            logger.debug("could not add a draw event", exc_info=True)
+
+
+_current_run: contextvars.ContextVar[RunState | None] = contextvars.ContextVar("tracefork_run", default=None)
+_ambient: OrderedDict[str, RunState] = OrderedDict()
+_ambient_lock = threading.Lock()
+
+
+def current_run() -> RunState | None:
+    """The run opened by ``record_run`` in this context, if any."""
+    return _current_run.get()
+
+
+def set_current_run(run: RunState | None) -> contextvars.Token[RunState | None]:
+    return _current_run.set(run)
+
+
+def reset_current_run(token: contextvars.Token[RunState | None]) -> None:
+    _current_run.reset(token)
+
+
+def ambient_run(trace_id: str, blob_store: BlobStore) -> RunState:
+    """The implicit run of a trace that no ``record_run`` opened (instrument-only recording)."""
+    with _ambient_lock:
+        run = _ambient.get(trace_id)
+        if run is None:
+            run = RunState(trace_id, "", blob_store)
+            _ambient[trace_id] = run
+            while len(_ambient) > _MAX_AMBIENT_RUNS:
+                _ambient.popitem(last=False)
+        else:
+            _ambient.move_to_end(trace_id)
+        return run
+
+
+def trace_id_of(span: trace.Span) -> str | None:
+    """A span's trace id as 32 hex digits, or None for an invalid (no-op) span."""
+    ctx = span.get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None
+
+
+def new_trace_id() -> str:
+    """A random run id, for when no tracing SDK gives one."""
+    return secrets.token_hex(16)

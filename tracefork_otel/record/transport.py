@@ -1,0 +1,187 @@
+"""Recording transports for ``httpx`` and ``httpx2``: thin sync and async drivers of ``ExchangeRecorder``.
+
+The current Anthropic SDK runs on ``httpx2`` (and refuses ``httpx`` objects); older
+SDKs and other clients use ``httpx``. The two packages share the transport API, so
+the classes are built once per package from one definition (``_build``), the way
+VCR.py's httpx stubs take the httpx module as a parameter.
+
+A transport wraps the client's own transport, so retries, proxies, timeouts and
+connection pooling behave exactly as without recording. It tees the request body and
+the response body as the chunks pass: a streamed (SSE) response reaches the agent
+event by event, and is stored when its stream is closed.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from types import ModuleType
+from typing import Any
+
+from tracefork_otel.record import config as record_config
+from tracefork_otel.record.exchange import ExchangeRecorder, suppressed, warn_once
+from tracefork_otel.record.run import RunState
+
+logger = logging.getLogger(__name__)
+
+
+def _start(request: Any, body: bytes, run: RunState | None) -> ExchangeRecorder | None:
+    """Start recording ``request``; None when recording is off here or cannot start (fail-open)."""
+    if suppressed():
+        return None
+    config = record_config.get()
+    try:
+        url = request.url
+        return ExchangeRecorder(
+            config,
+            method=request.method,
+            scheme=url.scheme,
+            host=url.host,
+            port=url.port,
+            path=url.path,
+            body=body,
+            run=run,
+        )
+    except Exception as exc:
+        if config.strict:
+            raise
+        warn_once(f"could not start recording an exchange: {type(exc).__name__}: {exc}")
+        return None
+
+
+def _response_started(recorder: ExchangeRecorder, response: Any) -> None:
+    headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers.raw]
+    content_type = response.headers.get("content-type", "")
+    recorder.on_response(response.status_code, headers, stream=content_type.startswith("text/event-stream"))
+
+
+@functools.cache
+def _build(module_name: str) -> tuple[type, type]:
+    """The (sync, async) recording transport classes for ``httpx`` or ``httpx2``."""
+    mod: ModuleType = importlib.import_module(module_name)
+
+    class TeeStream(mod.SyncByteStream, mod.AsyncByteStream):  # type: ignore[misc, name-defined]
+        """Passes every chunk through unchanged and hands it to the recorder."""
+
+        def __init__(self, inner: Any, recorder: ExchangeRecorder) -> None:
+            self._inner = inner
+            self._recorder = recorder
+
+        def __iter__(self) -> Iterator[bytes]:
+            try:
+                for chunk in self._inner:
+                    self._recorder.on_chunk(chunk)
+                    yield chunk
+            except BaseException as exc:
+                self._recorder.on_close(exc)
+                raise
+            self._recorder.on_complete()
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in self._inner:
+                    self._recorder.on_chunk(chunk)
+                    yield chunk
+            except BaseException as exc:
+                self._recorder.on_close(exc)
+                raise
+            self._recorder.on_complete()
+
+        def close(self) -> None:
+            try:
+                self._inner.close()
+            finally:
+                self._recorder.on_close()
+
+        async def aclose(self) -> None:
+            try:
+                await self._inner.aclose()
+            finally:
+                self._recorder.on_close()
+
+    class RecordingTransport(mod.BaseTransport):  # type: ignore[misc, name-defined]
+        """Records every exchange sent through ``inner``; a sync ``httpx``/``httpx2`` transport."""
+
+        def __init__(self, inner: Any, run: RunState | None = None) -> None:
+            self.inner = inner
+            self._run = run
+
+        def handle_request(self, request: Any) -> Any:
+            recorder = _start(request, request.read(), self._run)
+            if recorder is None:
+                return self.inner.handle_request(request)
+            try:
+                response = self.inner.handle_request(request)
+            except BaseException as exc:
+                recorder.on_transport_error(exc)
+                raise
+            _response_started(recorder, response)
+            response.stream = TeeStream(response.stream, recorder)
+            return response
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class AsyncRecordingTransport(mod.AsyncBaseTransport):  # type: ignore[misc, name-defined]
+        """Records every exchange sent through ``inner``; an async ``httpx``/``httpx2`` transport."""
+
+        def __init__(self, inner: Any, run: RunState | None = None) -> None:
+            self.inner = inner
+            self._run = run
+
+        async def handle_async_request(self, request: Any) -> Any:
+            recorder = _start(request, await request.aread(), self._run)
+            if recorder is None:
+                return await self.inner.handle_async_request(request)
+            try:
+                response = await self.inner.handle_async_request(request)
+            except BaseException as exc:
+                recorder.on_transport_error(exc)
+                raise
+            _response_started(recorder, response)
+            response.stream = TeeStream(response.stream, recorder)
+            return response
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    return RecordingTransport, AsyncRecordingTransport
+
+
+def _module_of(obj: Any) -> str:
+    name = type(obj).__module__.split(".")[0]
+    if name not in {"httpx", "httpx2"}:
+        for base in type(obj).__mro__:
+            root = base.__module__.split(".")[0]
+            if root in {"httpx", "httpx2"}:
+                return root
+        raise TypeError(f"{type(obj).__qualname__} is not an httpx or httpx2 transport or client")
+    return name
+
+
+def recording_transport(inner: Any, run: RunState | None = None) -> Any:
+    """Wrap a sync or async ``httpx``/``httpx2`` transport so it records."""
+    sync_cls, async_cls = _build(_module_of(inner))
+    if isinstance(inner, (sync_cls, async_cls)):
+        return inner
+    mod = importlib.import_module(_module_of(inner))
+    if isinstance(inner, mod.AsyncBaseTransport) and not isinstance(inner, mod.BaseTransport):
+        return async_cls(inner, run)
+    return sync_cls(inner, run)
+
+
+def wrap_client(client: Any, run: RunState | None = None) -> Any:
+    """Make an ``httpx``/``httpx2`` client record, keeping its own transports (and proxy mounts)."""
+    client._transport = recording_transport(client._transport, run)
+    for pattern, transport in list(client._mounts.items()):
+        if transport is not None:
+            client._mounts[pattern] = recording_transport(transport, run)
+    return client
+
+
+def is_recording(client: Any) -> bool:
+    """Whether ``client``'s transport already records."""
+    sync_cls, async_cls = _build(_module_of(client))
+    return isinstance(client._transport, (sync_cls, async_cls))

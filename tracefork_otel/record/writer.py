@@ -1,0 +1,107 @@
+"""The background writer: blob puts and span finalisation, off the agent's thread.
+
+The agent's thread only hands over references to bytes it already holds; hashing,
+compression, blob-store I/O, JSON parsing for span attributes and ending the span
+all happen here, in order, on one daemon thread. The queue is bounded by bytes: when
+it is full (a store far slower than the agent) a job is dropped on the spot, its
+span marked, and the agent goes on; it never blocks on the store.
+
+Modelled on the OTel SDK's ``BatchProcessor``: a bounded queue that drops with a
+warning, one worker re-created after ``os.fork``, and a ``flush`` with a timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+MAX_QUEUED_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class Job:
+    """One unit of background work.
+
+    ``run`` does the work; ``drop`` is called instead (on the caller's thread) when the
+    queue is full, and must be cheap. ``size`` is the bytes the job holds alive.
+    """
+
+    run: Callable[[], None]
+    drop: Callable[[str], None]
+    size: int = 0
+
+
+class BackgroundWriter:
+    """One daemon thread running jobs in submission order. Thread-safe; fork-safe."""
+
+    def __init__(self, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
+        if max_queued_bytes <= 0:
+            raise ValueError("max_queued_bytes must be positive")
+        self._max = max_queued_bytes
+        self._init_state()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._init_state)
+
+    def _init_state(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[Job] = deque()
+        self._queued_bytes = 0
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+
+    def submit(self, job: Job) -> None:
+        """Queue ``job``; never blocks. A job that does not fit is dropped here."""
+        with self._cond:
+            if self._queued_bytes + job.size > self._max and self._queue:
+                self.dropped += 1
+                full = True
+            else:
+                full = False
+                self._queue.append(job)
+                self._queued_bytes += job.size
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._work, name="tracefork-writer", daemon=True)
+                    self._thread.start()
+                self._cond.notify_all()
+        if full:
+            job.drop("recording queue full: the blob store is slower than the agent")
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Wait until every job submitted so far has run. Returns False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: bool(self._queue))
+                job = self._queue.popleft()
+                self._queued_bytes -= job.size
+                self._busy = True
+            try:
+                job.run()
+            except Exception:  # a job handles its own failures; this is the last guard
+                logger.exception("tracefork background job failed")
+
+
+_writer: BackgroundWriter | None = None
+_writer_lock = threading.Lock()
+
+
+def get_writer() -> BackgroundWriter:
+    """The process's background writer, created on first use."""
+    global _writer
+    if _writer is None:
+        with _writer_lock:
+            if _writer is None:
+                _writer = BackgroundWriter()
+    return _writer

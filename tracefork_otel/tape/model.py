@@ -1,0 +1,160 @@
+"""The tape as Python sees it: frozen dataclasses over the ``tracefork.v1.Tape`` message.
+
+A tape is one recorded run: its exchanges in step order (references to the exact
+request and response bytes, plus what replay needs to answer like the server did)
+and its nondeterminism draws. It holds digests, never bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from tracefork_otel._proto.tracefork.v1 import tape_pb2
+from tracefork_otel.tape.digest import tape_digest
+
+SCHEMA_VERSION = 1
+"""Version of the tape format this code writes and the newest it reads."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request/response pair of the run."""
+
+    step: int
+    request_sha256: str
+    response_sha256: str
+    method: str = "POST"
+    url_path: str = "/v1/messages"
+    status_code: int = 200
+    response_headers: tuple[tuple[str, str], ...] = ()
+    stream: bool = False
+    incomplete: bool = False
+    span_id: str = ""
+    start_time_unix_nano: int = 0
+    end_time_unix_nano: int = 0
+    request_model: str = ""
+    error_type: str = ""
+
+    def header(self, name: str) -> str | None:
+        """A kept response header's value, by lowercase name."""
+        for key, value in self.response_headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One value drawn from the nondeterminism seam."""
+
+    order: int
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Tape:
+    """A recorded run, ready to replay."""
+
+    trace_id: str
+    exchanges: tuple[Exchange, ...] = ()
+    draws: tuple[Draw, ...] = ()
+    run_name: str = ""
+    schema: int = SCHEMA_VERSION
+    digest: str = ""
+    root_span_id: str = ""
+    start_time_unix_nano: int = 0
+    end_time_unix_nano: int = 0
+    partial: bool = False
+    parent_trace_id: str = ""
+    fork_step: int = 0
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def computed_digest(self) -> str:
+        """The hash chain over this tape's exchanges and draws."""
+        return tape_digest(self.exchanges, self.draws)
+
+    def sealed(self) -> Tape:
+        """This tape with ``digest`` set from its content."""
+        return replace(self, digest=self.computed_digest())
+
+    def blob_digests(self) -> list[str]:
+        """Every blob the tape references, in step order, without repeats."""
+        seen: dict[str, None] = {}
+        for ex in self.exchanges:
+            seen.setdefault(ex.request_sha256, None)
+            seen.setdefault(ex.response_sha256, None)
+        return [d for d in seen if d]
+
+    # --- proto ------------------------------------------------------------------
+
+    def to_proto(self) -> tape_pb2.Tape:
+        msg = tape_pb2.Tape(
+            schema=self.schema,
+            trace_id=self.trace_id,
+            run_name=self.run_name,
+            digest=self.digest,
+            root_span_id=self.root_span_id,
+            start_time_unix_nano=self.start_time_unix_nano,
+            end_time_unix_nano=self.end_time_unix_nano,
+            partial=self.partial,
+            parent_trace_id=self.parent_trace_id,
+            fork_step=self.fork_step,
+        )
+        for ex in self.exchanges:
+            msg.exchanges.append(
+                tape_pb2.Exchange(
+                    step=ex.step,
+                    request_sha256=ex.request_sha256,
+                    response_sha256=ex.response_sha256,
+                    method=ex.method,
+                    url_path=ex.url_path,
+                    status_code=ex.status_code,
+                    response_headers=[tape_pb2.Header(name=k, value=v) for k, v in ex.response_headers],
+                    stream=ex.stream,
+                    incomplete=ex.incomplete,
+                    span_id=ex.span_id,
+                    start_time_unix_nano=ex.start_time_unix_nano,
+                    end_time_unix_nano=ex.end_time_unix_nano,
+                    request_model=ex.request_model,
+                    error_type=ex.error_type,
+                )
+            )
+        for draw in self.draws:
+            msg.draws.append(tape_pb2.Draw(order=draw.order, kind=draw.kind, value=draw.value))
+        return msg
+
+    @classmethod
+    def from_proto(cls, msg: tape_pb2.Tape) -> Tape:
+        return cls(
+            schema=msg.schema,
+            trace_id=msg.trace_id,
+            run_name=msg.run_name,
+            digest=msg.digest,
+            root_span_id=msg.root_span_id,
+            start_time_unix_nano=msg.start_time_unix_nano,
+            end_time_unix_nano=msg.end_time_unix_nano,
+            partial=msg.partial,
+            parent_trace_id=msg.parent_trace_id,
+            fork_step=msg.fork_step,
+            exchanges=tuple(
+                Exchange(
+                    step=ex.step,
+                    request_sha256=ex.request_sha256,
+                    response_sha256=ex.response_sha256,
+                    method=ex.method,
+                    url_path=ex.url_path,
+                    status_code=ex.status_code,
+                    response_headers=tuple((h.name, h.value) for h in ex.response_headers),
+                    stream=ex.stream,
+                    incomplete=ex.incomplete,
+                    span_id=ex.span_id,
+                    start_time_unix_nano=ex.start_time_unix_nano,
+                    end_time_unix_nano=ex.end_time_unix_nano,
+                    request_model=ex.request_model,
+                    error_type=ex.error_type,
+                )
+                for ex in msg.exchanges
+            ),
+            draws=tuple(Draw(order=d.order, kind=d.kind, value=d.value) for d in msg.draws),
+        )

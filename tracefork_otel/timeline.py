@@ -1,0 +1,183 @@
+"""A run's timeline, for ``tfotel show`` and the HTML report: one row per exchange.
+
+Built from the trace's spans; when a blob store is at hand, each row also names the
+tools the model called (read from the response bytes).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracefork_otel import semconv
+from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.errors import BlobError
+from tracefork_otel.record.attributes import message_from_sse
+from tracefork_otel.replay.rebuild import exchange_spans, find_root
+from tracefork_otel.spanmodel import Attributes, SpanRecord
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One exchange of the run."""
+
+    step: int
+    span_id: str
+    model: str
+    status_code: int
+    stream: bool
+    incomplete: bool
+    latency_ms: float
+    input_tokens: int | None
+    output_tokens: int | None
+    finish_reason: str
+    tool_calls: tuple[str, ...] = ()
+    error: str = ""
+    request_sha256: str = ""
+    response_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class BlameCell:
+    """A step's blame, when the run was analysed."""
+
+    score: float
+    ci_low: float
+    ci_high: float
+    rank: int
+    samples: int
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A run, as a person reads it."""
+
+    trace_id: str
+    name: str
+    start_time_unix_nano: int
+    duration_ms: float
+    partial: bool
+    steps: tuple[StepRow, ...]
+    draws: int
+    digest: str
+    blame: dict[int, BlameCell] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trace_id": self.trace_id,
+            "name": self.name,
+            "start_time_unix_nano": self.start_time_unix_nano,
+            "duration_ms": round(self.duration_ms, 3),
+            "partial": self.partial,
+            "digest": self.digest,
+            "draws": self.draws,
+            "steps": [
+                {
+                    "step": s.step,
+                    "span_id": s.span_id,
+                    "model": s.model,
+                    "status_code": s.status_code,
+                    "stream": s.stream,
+                    "incomplete": s.incomplete,
+                    "latency_ms": round(s.latency_ms, 3),
+                    "input_tokens": s.input_tokens,
+                    "output_tokens": s.output_tokens,
+                    "finish_reason": s.finish_reason,
+                    "tool_calls": list(s.tool_calls),
+                    "error": s.error,
+                    "request_sha256": s.request_sha256,
+                    "response_sha256": s.response_sha256,
+                    **({"blame": vars(self.blame[s.step])} if s.step in self.blame else {}),
+                }
+                for s in self.steps
+            ],
+        }
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _lookup(attrs: Sequence[Attributes], key: str) -> object:
+    for a in attrs:
+        if key in a:
+            return a[key]
+    return None
+
+
+def response_summary(body: bytes, *, stream: bool) -> tuple[str, tuple[str, ...]]:
+    """The stop reason of a Messages response and the names of the tools it asked for."""
+    doc: Any
+    if stream:
+        doc = message_from_sse(body)
+    else:
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return "", ()
+    if not isinstance(doc, dict):
+        return "", ()
+    content = doc.get("content")
+    if not isinstance(content, list):
+        content = []
+    tools = tuple(str(b.get("name", "")) for b in content if isinstance(b, dict) and b.get("type") == "tool_use")
+    stop = doc.get("stop_reason")
+    return (stop if isinstance(stop, str) else ""), tools
+
+
+def build_timeline(trace_id: str, spans: Sequence[SpanRecord], blob_store: BlobStore | None = None) -> Timeline:
+    """The timeline of the run in ``spans`` (exchanges in step order)."""
+    by_id = {s.span_id: s for s in spans}
+    rows: list[StepRow] = []
+    for span in exchange_spans(spans):
+        parent = by_id.get(span.parent_span_id or "")
+        # With the SDK's own GenAI span current, gen_ai.* sits on the parent and tracefork.* on the child.
+        layers = [span.attributes] + (
+            [parent.attributes] if parent is not None and span.name == semconv.SPAN_EXCHANGE else []
+        )
+        a = span.attributes
+        finish = _lookup(layers, semconv.GEN_AI_RESPONSE_FINISH_REASONS)
+        stream = bool(a.get(semconv.RESPONSE_STREAM, False))
+        response_sha = str(a.get(semconv.RESPONSE_SHA256, ""))
+        finish_reason = str(finish[0]) if isinstance(finish, (list, tuple)) and finish else ""
+        tools: tuple[str, ...] = ()
+        if blob_store is not None and response_sha:
+            try:
+                stop, tools = response_summary(blob_store.get(response_sha), stream=stream)
+                finish_reason = finish_reason or stop
+            except BlobError:
+                pass
+        rows.append(
+            StepRow(
+                step=int(str(a[semconv.STEP])),
+                span_id=span.span_id,
+                model=str(_lookup(layers, semconv.GEN_AI_REQUEST_MODEL) or ""),
+                status_code=_int_or_none(a.get(semconv.RESPONSE_STATUS_CODE)) or 0,
+                stream=stream,
+                incomplete=bool(a.get(semconv.RESPONSE_INCOMPLETE, False)),
+                latency_ms=(span.end_time_unix_nano - span.start_time_unix_nano) / 1e6,
+                input_tokens=_int_or_none(_lookup(layers, semconv.GEN_AI_USAGE_INPUT_TOKENS)),
+                output_tokens=_int_or_none(_lookup(layers, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)),
+                finish_reason=finish_reason,
+                tool_calls=tools,
+                error=str(a.get(semconv.ERROR_TYPE) or a.get(semconv.RECORD_ERROR) or ""),
+                request_sha256=str(a.get(semconv.REQUEST_SHA256, "")),
+                response_sha256=response_sha,
+            )
+        )
+    root = find_root(spans)
+    ra = root.attributes if root is not None else {}
+    start = root.start_time_unix_nano if root is not None else min((s.start_time_unix_nano for s in spans), default=0)
+    end = root.end_time_unix_nano if root is not None else max((s.end_time_unix_nano for s in spans), default=0)
+    return Timeline(
+        trace_id=trace_id,
+        name=str(ra.get(semconv.GEN_AI_AGENT_NAME, root.name if root is not None else "")),
+        start_time_unix_nano=start,
+        duration_ms=(end - start) / 1e6,
+        partial=bool(ra.get(semconv.RUN_PARTIAL, False)) or root is None,
+        steps=tuple(rows),
+        draws=sum(1 for e in (root.events if root is not None else ()) if e.name == semconv.EVENT_DRAW),
+        digest=str(ra.get(semconv.TAPE_DIGEST, "")),
+    )
