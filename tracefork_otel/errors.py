@@ -85,3 +85,46 @@ class AgentLoadError(TraceforkError):
 
 class StoreError(TraceforkError):
     """The local span store cannot be opened, read or written."""
+
+
+class ReplayDivergence(TraceforkError):
+    """The replayed run differs from the tape: the first difference, pinned to a step and a field.
+
+    Attributes:
+        code: stable, searchable code (``TFO101`` request differs, ``TFO102`` unrecorded
+            extra request, ``TFO103`` recorded request never made, ``TFO104`` draw differs,
+            ``TFO105`` recorded response corrupt).
+        step: the step where the run diverged (for draws: the draw's order).
+        field: the first differing JSON path (``messages[3].content[0].input.amount``), or "".
+        expected / actual: both sides at that path, shortened (request bodies never hold secrets).
+        expected_sha256 / actual_sha256: digests of the recorded and replayed bytes.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        summary: str,
+        *,
+        step: int,
+        field: str = "",
+        expected: str = "",
+        actual: str = "",
+        expected_sha256: str = "",
+        actual_sha256: str = "",
+        hint: str = "",
+    ) -> None:
+        where = f" at {field}: {expected} \u2192 {actual}" if field else ""
+        digests = (
+            f" (recorded sha256 {expected_sha256[:12]}\u2026, replayed {actual_sha256[:12]}\u2026)"
+            if expected_sha256 and actual_sha256
+            else ""
+        )
+        super().__init__(f"[{code}] step {step}: {summary}{where}{digests}" + (f". {hint}" if hint else ""))
+        self.code = code
+        self.summary = summary
+        self.step = step
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+        self.expected_sha256 = expected_sha256
+        self.actual_sha256 = actual_sha256

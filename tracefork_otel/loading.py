@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from tracefork_otel.blobstore import BlobStore, open_blob_store
+from tracefork_otel.blobstore import BlobStore, MemoryBlobStore, open_blob_store
 from tracefork_otel.replay.rebuild import rebuild_tape
 from tracefork_otel.sources import TraceSource, normalize_trace_id, open_source
 from tracefork_otel.sources.local import LocalSource
@@ -48,3 +49,26 @@ def load_run(trace_id: str, source: TraceSource, blobs: str | BlobStore | None =
     store = blobs if isinstance(blobs, BlobStore) else open_blob_store(blobs)
     tape = rebuild_tape(trace_id, spans, store)
     return LoadedRun(trace_id=trace_id, spans=spans, tape=tape, blob_store=store, source_name=source.name)
+
+
+def is_tape_path(target: str) -> bool:
+    """Whether a command's TRACE_ID argument names a ``.tftape`` file instead."""
+    return target.endswith(".tftape") or (len(target) != 32 and Path(target).is_file())
+
+
+def load_target(
+    target: str, source: TraceSource | None, blobs: str | BlobStore | None = None
+) -> tuple[Tape, BlobStore]:
+    """The tape and blob store for a trace id (from ``source``) or a ``.tftape`` file (self-contained)."""
+    if is_tape_path(target):
+        from tracefork_otel.transfer import read_bundle_file
+
+        tape, bundle_blobs = read_bundle_file(Path(target))
+        store = MemoryBlobStore(Path(target).name)
+        for data in bundle_blobs.values():
+            store.put(data)
+        return tape, store
+    if source is None:
+        source = open_trace_source()
+    run = load_run(target, source, blobs)
+    return run.tape, run.blob_store

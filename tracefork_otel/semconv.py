@@ -128,6 +128,8 @@ EVENT_DRAW: Final = "tracefork.draw"
 DRAW_ORDER: Final = "tracefork.draw.order"
 DRAW_KIND: Final = "tracefork.draw.kind"
 DRAW_VALUE: Final = "tracefork.draw.value"
+DRAW_BEFORE_STEP: Final = "tracefork.draw.before_step"
+"""How many exchanges the run had started when the value was drawn."""
 
 # --- blame ---------------------------------------------------------------------------
 

@@ -78,7 +78,12 @@ def tape_spans(tape: Tape, blob_store_url: str) -> list[SpanRecord]:
             EventRecord(
                 name=semconv.EVENT_DRAW,
                 time_unix_nano=tape.start_time_unix_nano,
-                attributes={semconv.DRAW_ORDER: d.order, semconv.DRAW_KIND: d.kind, semconv.DRAW_VALUE: d.value},
+                attributes={
+                    semconv.DRAW_ORDER: d.order,
+                    semconv.DRAW_KIND: d.kind,
+                    semconv.DRAW_VALUE: d.value,
+                    semconv.DRAW_BEFORE_STEP: d.before_step,
+                },
             )
             for d in tape.draws
         ),

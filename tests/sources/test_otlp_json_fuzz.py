@@ -128,7 +128,7 @@ def _parses_or_source_error(doc: object) -> None:
         assert all(isinstance(span, SpanRecord) for span in spans)
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(JSON)
 def test_arbitrary_json_values(doc: object) -> None:
     _parses_or_source_error(doc)
@@ -154,7 +154,7 @@ def test_arbitrary_json_values(doc: object) -> None:
     )
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_fixture_documents(data: st.DataObject) -> None:
     doc = copy.deepcopy(data.draw(st.sampled_from(SAMPLES), label="sample"))
@@ -177,7 +177,7 @@ def test_mutated_fixture_documents(data: st.DataObject) -> None:
     _parses_or_source_error(doc)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_truncated_and_garbled_text(data: st.DataObject) -> None:
     text = json.dumps(data.draw(st.sampled_from(SAMPLES)), indent=data.draw(st.sampled_from([None, 2])))
@@ -236,7 +236,7 @@ SPANS = st.builds(
 
 
 @pytest.mark.parametrize(("ids", "enums"), [("hex", "int"), ("base64", "name")])
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spans=st.lists(SPANS, max_size=4))
 def test_round_trip_of_arbitrary_spans(ids: str, enums: str, spans: list[SpanRecord]) -> None:
     body = json.loads(json.dumps(to_otlp_json(spans, id_encoding=ids, enum_style=enums)))  # type: ignore[arg-type]

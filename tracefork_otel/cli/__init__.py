@@ -40,6 +40,7 @@ def cli(verbose: int) -> None:
       tfotel demo                      record a bundled agent, offline
       tfotel runs                      list recorded runs
       tfotel show TRACE_ID             a run's timeline
+      tfotel replay TRACE_ID --agent M:F   replay it bit-exact, offline
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="tfotel: %(levelname)s %(name)s: %(message)s")
@@ -48,11 +49,12 @@ def cli(verbose: int) -> None:
 def _register() -> None:
     from tracefork_otel.cli.demo import demo
     from tracefork_otel.cli.record import record
+    from tracefork_otel.cli.replay import replay, verify
     from tracefork_otel.cli.runs import runs
     from tracefork_otel.cli.show import show
     from tracefork_otel.cli.transfer import export_, import_
 
-    for command in (demo, record, runs, show, export_, import_):
+    for command in (demo, record, runs, show, replay, verify, export_, import_):
         cli.add_command(command)
 
 

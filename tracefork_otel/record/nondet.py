@@ -67,8 +67,9 @@ class LiveNondet:
 class RecordingNondet:
     """Real values, each handed to ``on_draw`` as a ``Draw`` in draw order. Thread-safe."""
 
-    def __init__(self, on_draw: Callable[[Draw], None]) -> None:
+    def __init__(self, on_draw: Callable[[Draw], None], steps_started: Callable[[], int] = lambda: 0) -> None:
         self._on_draw = on_draw
+        self._steps_started = steps_started
         self._lock = threading.Lock()
         self._order = 0
         self.draws: list[Draw] = []
@@ -76,7 +77,7 @@ class RecordingNondet:
     def _draw(self, kind: str, make: Callable[[], str]) -> str:
         with self._lock:
             value = make()
-            draw = Draw(order=self._order, kind=kind, value=value)
+            draw = Draw(order=self._order, kind=kind, value=value, before_step=self._steps_started())
             self._order += 1
             self.draws.append(draw)
         self._on_draw(draw)

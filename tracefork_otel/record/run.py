@@ -9,7 +9,6 @@ context variable, so runs in different threads and asyncio tasks never mix.
 from __future__ import annotations
 
 import contextvars
-import itertools
 import logging
 import secrets
 import threading
@@ -45,17 +44,19 @@ class RunState:
         self.name = name
         self.blob_store = blob_store
         self.root_span = root_span
-        self._steps = itertools.count()
+        self._started = 0
         self._lock = threading.Lock()
         self.exchanges: list[Exchange] = []
         self.previous_request: str | None = None
         self.previous_response: str | None = None
         self.record_errors: list[str] = []
-        self.nondet = RecordingNondet(self._on_draw)
+        self.nondet = RecordingNondet(self._on_draw, lambda: self._started)
 
     def next_step(self) -> int:
         with self._lock:
-            return next(self._steps)
+            step = self._started
+            self._started += 1
+            return step
 
     def add_exchange(self, exchange: Exchange, record_error: str | None) -> None:
         with self._lock:
@@ -71,7 +72,12 @@ class RunState:
         try:
             self.root_span.add_event(
                 semconv.EVENT_DRAW,
-                {semconv.DRAW_ORDER: draw.order, semconv.DRAW_KIND: draw.kind, semconv.DRAW_VALUE: draw.value},
+                {
+                    semconv.DRAW_ORDER: draw.order,
+                    semconv.DRAW_KIND: draw.kind,
+                    semconv.DRAW_VALUE: draw.value,
+                    semconv.DRAW_BEFORE_STEP: draw.before_step,
+                },
             )
         except Exception:  # never break the agent over a span event
             logger.debug("could not add a draw event", exc_info=True)

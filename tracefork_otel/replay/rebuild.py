@@ -144,6 +144,7 @@ def rebuild_tape(
                         order=_int(ea.get(semconv.DRAW_ORDER), len(draws)),
                         kind=str(ea.get(semconv.DRAW_KIND, "")),
                         value=str(ea.get(semconv.DRAW_VALUE, "")),
+                        before_step=_int(ea.get(semconv.DRAW_BEFORE_STEP), 0),
                     )
                 )
     draws.sort(key=lambda d: d.order)

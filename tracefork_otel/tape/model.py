@@ -50,6 +50,8 @@ class Draw:
     order: int
     kind: str
     value: str
+    before_step: int = 0
+    """How many exchanges the run had started when the value was drawn (forks replay draws up to their step)."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,9 @@ class Tape:
                 )
             )
         for draw in self.draws:
-            msg.draws.append(tape_pb2.Draw(order=draw.order, kind=draw.kind, value=draw.value))
+            msg.draws.append(
+                tape_pb2.Draw(order=draw.order, kind=draw.kind, value=draw.value, before_step=draw.before_step)
+            )
         return msg
 
     @classmethod
@@ -156,5 +160,5 @@ class Tape:
                 )
                 for ex in msg.exchanges
             ),
-            draws=tuple(Draw(order=d.order, kind=d.kind, value=d.value) for d in msg.draws),
+            draws=tuple(Draw(order=d.order, kind=d.kind, value=d.value, before_step=d.before_step) for d in msg.draws),
         )

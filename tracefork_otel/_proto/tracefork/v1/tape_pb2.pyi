@@ -47,14 +47,16 @@ class Header(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class Draw(_message.Message):
-    __slots__ = ("order", "kind", "value")
+    __slots__ = ("order", "kind", "value", "before_step")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_STEP_FIELD_NUMBER: _ClassVar[int]
     order: int
     kind: str
     value: str
-    def __init__(self, order: _Optional[int] = ..., kind: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    before_step: int
+    def __init__(self, order: _Optional[int] = ..., kind: _Optional[str] = ..., value: _Optional[str] = ..., before_step: _Optional[int] = ...) -> None: ...
 
 class Tape(_message.Message):
     __slots__ = ("schema", "trace_id", "run_name", "exchanges", "draws", "digest", "root_span_id", "start_time_unix_nano", "end_time_unix_nano", "partial", "parent_trace_id", "fork_step")

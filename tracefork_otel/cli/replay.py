@@ -1,0 +1,112 @@
+"""``tfotel replay`` and ``tfotel verify``: a recorded run, replayed bit-exact from its trace id."""
+
+from __future__ import annotations
+
+import click
+
+from tracefork_otel.agents import load_callable
+from tracefork_otel.cli._options import blobs_option, json_option, source_options
+from tracefork_otel.cli._output import EXIT_CHECK_FAILED, emit_json, status
+from tracefork_otel.cli._render import echo
+from tracefork_otel.loading import is_tape_path, load_target, open_trace_source
+from tracefork_otel.replay.runner import ReplayReceipt, replay_run
+
+
+def receipt_text(r: ReplayReceipt) -> str:
+    lines = []
+    if r.bit_exact:
+        lines.append(f"replay {r.trace_id}: bit-exact")
+    else:
+        where = f" at step {r.divergence.step}" if r.divergence is not None else ""
+        lines.append(f"replay {r.trace_id}: DIVERGED{where}")
+    lines.append(
+        f"  steps      {r.replayed}/{r.steps} replayed, {r.bytes_verified:,} bytes verified, {r.draws} draws served"
+    )
+    same = "matches the recording" if r.replay_digest == r.recorded_digest else f"recorded {r.recorded_digest[:16]}…"
+    lines.append(f"  digest     {r.replay_digest[:16]}… ({same})")
+    lines.append(f"  wall time  {r.wall_time_s:.3f} s (no network, no API key)")
+    if r.agent_error:
+        lines.append(f"  agent raised {r.agent_error}")
+    d = r.divergence
+    if d is not None:
+        lines.append(f"  {d}")
+        if d.field:
+            lines.append(f"    field     {d.field}")
+            lines.append(f"    recorded  {d.expected}")
+            lines.append(f"    replayed  {d.actual}")
+    else:
+        lines.append(f"  outcome    {r.outcome!r}")
+    return "\n".join(lines)
+
+
+def _run(
+    trace_id: str, agent: str, source: str, auth: str | None, org_id: str | None, blobs: str | None
+) -> ReplayReceipt:
+    fn = load_callable(agent)
+    src = None if is_tape_path(trace_id) else open_trace_source(source, authorization=auth, org_id=org_id)
+    tape, store = load_target(trace_id, src, blobs)
+    status(f"replaying {tape.trace_id}: {len(tape.exchanges)} steps, {len(tape.draws)} draws …")
+    return replay_run(tape, store, fn)
+
+
+_AGENT = click.option(
+    "--agent", required=True, metavar="MODULE:FUNCTION", help="The agent that made the run, fn(client, nondet)."
+)
+
+
+@click.command()
+@click.argument("trace_id")
+@_AGENT
+@source_options
+@blobs_option
+@json_option
+def replay(
+    trace_id: str, agent: str, source: str, auth: str | None, org_id: str | None, blobs: str | None, as_json: bool
+) -> None:
+    """Replay run TRACE_ID bit-exact: no network, no API key.
+
+    The run is rebuilt from its trace (local store, Tempo, Jaeger or an OTLP file)
+    and the blob store. Every request the agent makes is checked against the
+    recorded bytes and every response is served from the tape; the first drift is
+    pinned to a step and a JSON field. TRACE_ID may also be a .tftape file.
+
+    Exit 0 when bit-exact, 1 on drift, 2 on bad input.
+
+    \b
+    Examples:
+      tfotel replay 4bf92f3577b34da6a3ce929d0e0e4736 --agent mypkg.agent:run
+      tfotel replay 4bf92f… --agent mypkg.agent:run --source tempo:http://localhost:3200
+      tfotel replay run.tftape --agent mypkg.agent:run
+    """
+    receipt = _run(trace_id, agent, source, auth, org_id, blobs)
+    if as_json:
+        emit_json(receipt.to_json())
+    else:
+        echo(receipt_text(receipt))
+    if not receipt.bit_exact:
+        raise SystemExit(EXIT_CHECK_FAILED)
+
+
+@click.command()
+@click.argument("trace_id")
+@_AGENT
+@source_options
+@blobs_option
+@json_option
+def verify(
+    trace_id: str, agent: str, source: str, auth: str | None, org_id: str | None, blobs: str | None, as_json: bool
+) -> None:
+    """CI gate: exit 1 if the agent no longer replays run TRACE_ID bit-exact.
+
+    Same check as `tfotel replay`, with one line of output (or --json). Commit a
+    golden .tftape next to your tests and run `tfotel verify golden.tftape --agent …`.
+    """
+    receipt = _run(trace_id, agent, source, auth, org_id, blobs)
+    if as_json:
+        emit_json(receipt.to_json())
+    elif receipt.bit_exact:
+        echo(f"ok {receipt.trace_id}: {receipt.replayed} steps bit-exact")
+    else:
+        echo(f"DRIFT {receipt.trace_id}: {receipt.divergence}")
+    if not receipt.bit_exact:
+        raise SystemExit(EXIT_CHECK_FAILED)
