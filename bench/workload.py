@@ -16,14 +16,14 @@ from __future__ import annotations
 import functools
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import anthropic
 import httpx2
 
-from tracefork_otel.demo.endpoint import dumps, message
+from tracefork_otel.demo import message
 
 MODEL: Final = "claude-sonnet-4-6"
 MAX_TOKENS: Final = 4096
@@ -171,8 +171,14 @@ class Script:
         )
     )
 
-    def handler(self, sink: list[bytes] | None = None) -> Callable[[httpx2.Request], httpx2.Response]:
-        """A ``MockTransport`` handler serving this script once, in order; ``sink`` collects request bodies."""
+    def handler(
+        self, sink: list[bytes] | None = None, *, preread: bool = False
+    ) -> Callable[[httpx2.Request], httpx2.Response]:
+        """A ``MockTransport`` handler serving this script once, in order; ``sink`` collects request bodies.
+
+        The body is an unread stream, as a network transport returns it. With ``preread``
+        it is ``Response(content=...)``, which httpx reads (and closes) at construction.
+        """
         steps = iter(range(self.steps))
         responses, headers = self.responses, list(self.headers)
 
@@ -180,10 +186,28 @@ class Script:
             step = next(steps)
             if sink is not None:
                 sink.append(request.content)
-            return httpx2.Response(200, headers=[*headers, ("request-id", f"req_{self.seed:04d}{step:05d}")],
-                                   content=responses[step])
+            data = responses[step]
+            head = [*headers, ("content-length", str(len(data))), ("request-id", f"req_{self.seed:04d}{step:05d}")]
+            if preread:
+                return httpx2.Response(200, headers=head, content=data)
+            return httpx2.Response(200, headers=head, stream=_Body(data))
 
         return handle
+
+
+class _Body(httpx2.SyncByteStream):
+    """A response body that is read when the client iterates it, like bytes off a socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._data
+
+
+def dumps(obj: object) -> bytes:
+    """JSON as the stand-in endpoint sends it: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _usage(input_tokens: int, output_tokens: int) -> Any:

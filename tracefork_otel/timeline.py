@@ -14,9 +14,9 @@ from typing import Any
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.errors import BlobError
-from tracefork_otel.record.attributes import message_from_sse
 from tracefork_otel.replay.rebuild import exchange_spans, find_root
 from tracefork_otel.spanmodel import Attributes, SpanRecord
+from tracefork_otel.wire import message_from_sse
 
 
 @dataclass(frozen=True)

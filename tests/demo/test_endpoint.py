@@ -25,7 +25,6 @@ from tracefork_otel.demo import (
     stream_events,
 )
 
-
 TIMEOUT = 10.0
 USER: list[anthropic.types.MessageParam] = [{"role": "user", "content": "Refund order A-1001 please."}]
 

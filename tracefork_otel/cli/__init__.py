@@ -48,13 +48,14 @@ def cli(verbose: int) -> None:
 
 def _register() -> None:
     from tracefork_otel.cli.demo import demo
+    from tracefork_otel.cli.fork import fork
     from tracefork_otel.cli.record import record
     from tracefork_otel.cli.replay import replay, verify
     from tracefork_otel.cli.runs import runs
     from tracefork_otel.cli.show import show
     from tracefork_otel.cli.transfer import export_, import_
 
-    for command in (demo, record, runs, show, replay, verify, export_, import_):
+    for command in (demo, record, runs, show, replay, verify, fork, export_, import_):
         cli.add_command(command)
 
 
@@ -62,5 +63,19 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="tfotel")
+    """Console-script entry point: usage errors, like every bad input, are one line and exit 2."""
+    try:
+        cli.main(prog_name="tfotel", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("tfotel: aborted", err=True)
+        raise SystemExit(130) from None
+    except Abort as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.UsageError as exc:
+        hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        click.echo(f"tfotel: error: {one_line(exc)}{hint}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except click.ClickException as exc:
+        click.echo(f"tfotel: error: {one_line(exc)}", err=True)
+        raise SystemExit(exc.exit_code) from None

@@ -10,15 +10,8 @@ from tracefork_otel.demo.agent import (
     run,
     run_async,
 )
-from tracefork_otel.demo.endpoint import (
-    MessagesEndpoint,
-    Policy,
-    ReceivedRequest,
-    encode_event,
-    error_body,
-    message,
-    stream_events,
-)
+from tracefork_otel.demo.endpoint import MessagesEndpoint, Policy, ReceivedRequest
+from tracefork_otel.wire import encode_event, error_body, message, stream_events
 
 __all__ = [
     "DEMO_MODEL",

@@ -30,11 +30,11 @@ from anthropic.types import (
     ToolUseBlockParam,
 )
 
-from tracefork_otel.demo.endpoint import message
+from tracefork_otel.wire import DEFAULT_MODEL, message
 
 logger = logging.getLogger(__name__)
 
-DEMO_MODEL: Final = "claude-sonnet-4-6"
+DEMO_MODEL: Final = DEFAULT_MODEL
 DEMO_ORDER_ID: Final = "A-1001"
 MAX_STEPS: Final = 8
 MAX_TOKENS: Final = 512

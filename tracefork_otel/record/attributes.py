@@ -8,11 +8,11 @@ content stays in the blob store unless the user opted in to content capture.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from tracefork_otel import semconv
 from tracefork_otel.spanmodel import AttributeValue
+from tracefork_otel.wire import message_from_sse
 
 Attrs = dict[str, AttributeValue]
 
@@ -41,61 +41,6 @@ def request_attributes(body: bytes, *, capture_content: bool) -> Attrs:
     if capture_content and "messages" in doc:
         attrs[semconv.GEN_AI_INPUT_MESSAGES] = json.dumps(doc["messages"], ensure_ascii=False)
     return attrs
-
-
-def sse_events(data: bytes) -> Iterator[tuple[str, Any]]:
-    """``(event, parsed data)`` for each complete event of an SSE body."""
-    for block in data.replace(b"\r\n", b"\n").split(b"\n\n"):
-        event = ""
-        payload: list[bytes] = []
-        for line in block.split(b"\n"):
-            if line.startswith(b"event:"):
-                event = line[6:].strip().decode("utf-8", "replace")
-            elif line.startswith(b"data:"):
-                payload.append(line[5:].strip())
-        if payload:
-            yield event, _loads(b"\n".join(payload))
-
-
-def message_from_sse(data: bytes) -> dict[str, Any] | None:
-    """The Message an SSE body describes (id, model, stop_reason, usage, content), or None."""
-    message: dict[str, Any] | None = None
-    blocks: dict[int, dict[str, Any]] = {}
-    partial_json: dict[int, list[str]] = {}
-    for event, doc in sse_events(data):
-        if not isinstance(doc, dict):
-            continue
-        kind = doc.get("type", event)
-        if kind == "message_start" and isinstance(doc.get("message"), dict):
-            message = dict(doc["message"])
-            message["usage"] = dict(message.get("usage") or {})
-        elif message is None:
-            continue
-        elif kind == "content_block_start" and isinstance(doc.get("content_block"), dict):
-            blocks[int(doc.get("index", len(blocks)))] = dict(doc["content_block"])
-        elif kind == "content_block_delta" and isinstance(doc.get("delta"), dict):
-            block = blocks.get(int(doc.get("index", 0)))
-            delta = doc["delta"]
-            if block is None:
-                continue
-            if delta.get("type") == "text_delta":
-                block["text"] = block.get("text", "") + str(delta.get("text", ""))
-            elif delta.get("type") == "input_json_delta":
-                partial_json.setdefault(int(doc.get("index", 0)), []).append(str(delta.get("partial_json", "")))
-        elif kind == "message_delta":
-            delta = doc.get("delta") or {}
-            if isinstance(delta, dict) and "stop_reason" in delta:
-                message["stop_reason"] = delta["stop_reason"]
-            if isinstance(doc.get("usage"), dict):
-                message["usage"].update(doc["usage"])
-    if message is None:
-        return None
-    for index, pieces in partial_json.items():
-        parsed = _loads("".join(pieces).encode())
-        if index in blocks:
-            blocks[index]["input"] = parsed if parsed is not None else {}
-    message["content"] = [blocks[i] for i in sorted(blocks)]
-    return message
 
 
 def response_attributes(body: bytes, *, stream: bool, capture_content: bool) -> Attrs:

@@ -65,11 +65,21 @@ class LiveNondet:
 
 
 class RecordingNondet:
-    """Real values, each handed to ``on_draw`` as a ``Draw`` in draw order. Thread-safe."""
+    """Values from ``source`` (real ones by default), each handed to ``on_draw`` as a ``Draw``. Thread-safe.
 
-    def __init__(self, on_draw: Callable[[Draw], None], steps_started: Callable[[], int] = lambda: 0) -> None:
+    A fork passes the parent run's replayed draws as ``source``, so the fork's own
+    tape logs every value its agent saw, replayed or fresh.
+    """
+
+    def __init__(
+        self,
+        on_draw: Callable[[Draw], None],
+        steps_started: Callable[[], int] = lambda: 0,
+        source: Nondet | None = None,
+    ) -> None:
         self._on_draw = on_draw
         self._steps_started = steps_started
+        self._source: Nondet = source or LiveNondet()
         self._lock = threading.Lock()
         self._order = 0
         self.draws: list[Draw] = []
@@ -84,13 +94,13 @@ class RecordingNondet:
         return value
 
     def now_iso(self) -> str:
-        return self._draw(KIND_NOW_ISO, _real_now_iso)
+        return self._draw(KIND_NOW_ISO, self._source.now_iso)
 
     def new_id(self, prefix: str = "") -> str:
-        return self._draw(KIND_NEW_ID, lambda: _real_new_id(prefix))
+        return self._draw(KIND_NEW_ID, lambda: self._source.new_id(prefix))
 
     def random(self) -> float:
-        return float(self._draw(KIND_RANDOM, lambda: repr(_random.random())))
+        return float(self._draw(KIND_RANDOM, lambda: repr(self._source.random())))
 
 
 _current: contextvars.ContextVar[Nondet | None] = contextvars.ContextVar("tracefork_nondet", default=None)

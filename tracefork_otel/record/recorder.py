@@ -67,6 +67,11 @@ class Run:
         """How many exchanges were recorded so far (finished in the background)."""
         return len(self._state.exchanges)
 
+    @property
+    def started_exchanges(self) -> int:
+        """How many exchanges the run has started (steps assigned), written or not."""
+        return self._state.steps_started
+
     def http_client(self, **kwargs: Any) -> Any:
         """A sync HTTP client for ``anthropic.Anthropic(http_client=...)`` that records into this run.
 
@@ -91,6 +96,11 @@ class Run:
             client = _http_module().AsyncClient(**kwargs)
         return wrap_client(client, self._state)
 
+    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
+        """Add attributes to the run's root span (before the block exits)."""
+        if self._state.root_span is not None:
+            self._state.root_span.set_attributes(attributes)
+
     def wrap(self, client: Any) -> Any:
         """Make an existing ``httpx``/``httpx2`` client record into this run (returns it)."""
         return wrap_client(client, self._state)
@@ -106,6 +116,7 @@ def record_run(
     capture_content: bool | None = None,
     attributes: Mapping[str, AttributeValue] | None = None,
     links: list[Link] | None = None,
+    nondet_source: Nondet | None = None,
 ) -> Iterator[Run]:
     """Record one agent run as one trace, rooted at an ``invoke_agent {name}`` span.
 
@@ -120,6 +131,7 @@ def record_run(
         capture_content: put message content on spans (off by default: hashes only).
         attributes: extra attributes for the root span.
         links: span links for the root span (forks link to their parent trace).
+        nondet_source: where drawn values come from (default: real values); they are logged either way.
     """
     from tracefork_otel.otel_setup import ensure_tracing, force_flush
 
@@ -146,7 +158,7 @@ def record_run(
     )
     trace_id = trace_id_of(root) or new_trace_id()
     root.set_attribute(semconv.GEN_AI_CONVERSATION_ID, conversation_id or trace_id)
-    state = RunState(trace_id, name, config.blob_store, root)
+    state = RunState(trace_id, name, config.blob_store, root, nondet_source)
     previous_config = record_config.get()
     record_config.set_config(config)
     run_token = set_current_run(state)

@@ -18,7 +18,7 @@ from opentelemetry import trace
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore
-from tracefork_otel.record.nondet import RecordingNondet
+from tracefork_otel.record.nondet import Nondet, RecordingNondet
 from tracefork_otel.tape.model import Draw, Exchange
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class RunState:
         name: str,
         blob_store: BlobStore,
         root_span: trace.Span | None = None,
+        nondet_source: Nondet | None = None,
     ) -> None:
         self.trace_id = trace_id
         self.name = name
@@ -50,7 +51,12 @@ class RunState:
         self.previous_request: str | None = None
         self.previous_response: str | None = None
         self.record_errors: list[str] = []
-        self.nondet = RecordingNondet(self._on_draw, lambda: self._started)
+        self.nondet = RecordingNondet(self._on_draw, lambda: self._started, nondet_source)
+
+    @property
+    def steps_started(self) -> int:
+        with self._lock:
+            return self._started
 
     def next_step(self) -> int:
         with self._lock:

@@ -25,6 +25,12 @@ HINT_REQUEST = (
 )
 
 
+def api_path(path: str) -> str:
+    """A request path without the base URL's own prefix (``/proxy/v1/messages`` → ``/v1/messages``)."""
+    index = path.find("/v1/")
+    return path[index:] if index >= 0 else path
+
+
 @dataclass(frozen=True)
 class Match:
     """A request matched to a recorded step."""
@@ -82,7 +88,7 @@ class TapePlayer:
                 step = min(candidates)
                 self._unserved.discard(step)
                 ex = self.tape.exchanges[step]
-                if (ex.method, ex.url_path) != (method, path):
+                if (ex.method, api_path(ex.url_path)) != (method, api_path(path)):
                     self._unserved.add(step)
                     candidates = []
                 else:
@@ -105,7 +111,7 @@ class TapePlayer:
 
     def _request_differs(self, step: int, method: str, path: str, body: bytes, digest: str) -> ReplayDivergence:
         ex = self.tape.exchanges[step]
-        if (ex.method, ex.url_path) != (method, path):
+        if (ex.method, api_path(ex.url_path)) != (method, api_path(path)):
             return ReplayDivergence(
                 "TFO101",
                 "request differs",

@@ -78,7 +78,8 @@ def load_blobs(tape: Tape, store: BlobStore) -> dict[str, bytes]:
     return {digest: store.get(digest) for digest in tape.blob_digests()}
 
 
-def _find_divergence(exc: BaseException) -> ReplayDivergence | None:
+def find_divergence(exc: BaseException) -> ReplayDivergence | None:
+    """The divergence behind ``exc`` (itself, or in its cause/context chain), if any."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
@@ -130,7 +131,7 @@ def replay_run(
     try:
         outcome = call_agent(agent, nondet, sync_client=sync_client, async_client=async_client)
     except Exception as exc:
-        found = _find_divergence(exc)
+        found = find_divergence(exc)
         if found is not None:
             player.diverge(found)
         else:

@@ -1,0 +1,120 @@
+"""Recording overhead per exchange: the same agent without (A) and with (B) tracefork recording.
+
+Both arms run the `bench.workload` agent through ``httpx2.MockTransport`` (no sockets, so
+only the client-side path is timed), under the production-like OTel setup of
+`bench.tracing` (the Anthropic SDK's own span is on in both). Arm B wraps the client's
+transport with ``record_run(...).wrap(...)`` and writes to a fresh blob folder per run
+(a content-addressed store would otherwise skip the writes of a repeated run).
+
+Two times per run:
+
+* **agent path**: the agent loop alone, what the agent waits for. Blob hashing,
+  compression and writes happen on tracefork's background writer, so they show up
+  here only as contention for the GIL and the CPUs.
+* **total**: client setup + loop + ``record_run`` exit, which waits for the background
+  writer to finish and flushes the span processors.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from bench import workload
+from bench.timing import field, interleave, now_ns, summary
+from tracefork_otel.record import record_run
+
+STEP_SIZES = (10, 50)
+
+
+def run_plain(steps: int) -> dict[str, float]:
+    """Arm A: one run with no recording."""
+    script = workload.script(steps)
+    t0 = now_ns()
+    http = httpx2.Client(transport=httpx2.MockTransport(script.handler()))
+    client = workload.make_client(http)
+    t1 = now_ns()
+    exchanges = workload.run_agent(client, steps)
+    t2 = now_ns()
+    http.close()
+    t3 = now_ns()
+    return {"exchanges": exchanges, "agent_ns": t2 - t1, "total_ns": t3 - t0, "exit_ns": t3 - t2}
+
+
+class Recorded:
+    """Arm B: one recorded run per call, each into a fresh blob folder under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._ids = itertools.count()
+
+    def __call__(self, steps: int) -> dict[str, float]:
+        script = workload.script(steps)
+        blobs = self.root / f"blobs-{next(self._ids)}"
+        t0 = now_ns()
+        with record_run("bench", blob_store=str(blobs)) as run:
+            http = run.wrap(httpx2.Client(transport=httpx2.MockTransport(script.handler())))
+            client = workload.make_client(http)
+            t1 = now_ns()
+            exchanges = workload.run_agent(client, steps)
+            t2 = now_ns()
+            http.close()
+        t3 = now_ns()
+        shutil.rmtree(blobs, ignore_errors=True)
+        return {"exchanges": exchanges, "agent_ns": t2 - t1, "total_ns": t3 - t0, "exit_ns": t3 - t2}
+
+
+def per_exchange(samples: list[dict[str, float]], key: str) -> dict[str, Any]:
+    """Summary of ``key`` in µs per exchange."""
+    return summary([s[key] / s["exchanges"] / 1000 for s in samples])
+
+
+def compare(base: list[dict[str, float]], other: list[dict[str, float]]) -> dict[str, Any]:
+    """Medians of both arms per exchange, the added µs and the ratio, for the agent path and the total."""
+    out: dict[str, Any] = {}
+    for key in ("agent_ns", "total_ns"):
+        a, b = per_exchange(base, key), per_exchange(other, key)
+        out[key.removesuffix("_ns")] = {
+            "base_us": a,
+            "arm_us": b,
+            "added_us": b["median"] - a["median"],
+            "ratio": b["median"] / a["median"],
+        }
+    out["exit_ms"] = summary([s["exit_ns"] / 1e6 for s in other])
+    return out
+
+
+def measure(root: Path, rounds: int, warmup: int = 2) -> dict[str, Any]:
+    """Arms A and B for each step size, interleaved in one process."""
+    recorded = Recorded(root)
+    arms: dict[str, Callable[[], dict[str, float]]] = {}
+    for steps in STEP_SIZES:
+        arms[f"A{steps}"] = lambda steps=steps: run_plain(steps)  # type: ignore[misc]
+        arms[f"B{steps}"] = lambda steps=steps: recorded(steps)  # type: ignore[misc]
+    samples = interleave(arms, rounds, warmup)
+    results: dict[str, Any] = {"rounds": rounds, "warmup": warmup, "by_steps": {}}
+    for steps in STEP_SIZES:
+        a, b = samples[f"A{steps}"], samples[f"B{steps}"]
+        results["by_steps"][str(steps)] = {
+            "B_vs_A": compare(a, b),
+            "raw_ns": {
+                "A": {"agent": field(a, "agent_ns"), "total": field(a, "total_ns")},
+                "B": {"agent": field(b, "agent_ns"), "total": field(b, "total_ns")},
+            },
+        }
+    return results
+
+
+def spans_per_run(tracing: Any, root: Path, steps: int = 10) -> dict[str, dict[str, int]]:
+    """Which spans one run of each arm exports (checks the SDK's own span is on in both)."""
+    tracing.spans()
+    run_plain(steps)
+    plain = tracing.spans()
+    Recorded(root)(steps)
+    recorded = tracing.spans()
+    return {"A": plain, "B": recorded}

@@ -1,0 +1,58 @@
+"""Fixtures shared across the suite: one OTel SDK provider per session, recording state reset per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+_MEMORY = InMemorySpanExporter()
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "grpc_proxy")
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> Iterator[InMemorySpanExporter]:
+    """The in-memory exporter behind the process's global SDK ``TracerProvider``.
+
+    The global provider can be set once per process, so this session fixture sets it
+    before any test calls ``ensure_tracing`` (or joins the SDK provider already there).
+    ``TFOTEL_LOCAL_STORE=false`` keeps ``ensure_tracing`` from pinning a local span
+    store under whatever ``TFOTEL_HOME`` the first test happened to have.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TFOTEL_LOCAL_STORE", "false")
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            trace.set_tracer_provider(TracerProvider(shutdown_on_exit=False))
+            provider = trace.get_tracer_provider()
+        assert isinstance(provider, TracerProvider), "another test set a non-SDK global tracer provider"
+        provider.add_span_processor(SimpleSpanProcessor(_MEMORY))
+        yield _MEMORY
+
+
+@pytest.fixture
+def spans(
+    span_exporter: InMemorySpanExporter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[InMemorySpanExporter]:
+    """A cleared in-memory exporter, with ``TFOTEL_HOME`` in ``tmp_path`` and the record config reset."""
+    from tracefork_otel.record import config as record_config
+    from tracefork_otel.record.writer import get_writer
+
+    monkeypatch.setenv("TFOTEL_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("TFOTEL_BLOBS", raising=False)
+    monkeypatch.delenv("TFOTEL_STRICT", raising=False)
+    monkeypatch.delenv("TFOTEL_CAPTURE_CONTENT", raising=False)
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    get_writer().flush()  # nothing from an earlier test may end up in this one
+    record_config.set_config(None)
+    span_exporter.clear()
+    yield span_exporter
+    get_writer().flush()
+    record_config.set_config(None)

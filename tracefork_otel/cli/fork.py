@@ -1,0 +1,84 @@
+"""``tfotel fork``: what if the model had answered differently at step N?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tracefork_otel.agents import load_callable
+from tracefork_otel.cli._options import blobs_option, json_option, source_options
+from tracefork_otel.cli._output import Abort, emit_json, status
+from tracefork_otel.cli._render import echo
+from tracefork_otel.cli.record import anthropic_kwargs
+from tracefork_otel.errors import ConfigError
+from tracefork_otel.loading import is_tape_path, load_target, open_trace_source
+from tracefork_otel.replay.fork import fork_run, response_for_step
+
+
+@click.command()
+@click.argument("trace_id")
+@click.option("--step", required=True, type=click.IntRange(0), help="The step to answer differently (0-based).")
+@click.option(
+    "--response",
+    "response_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The response for the step: a Message JSON body (streamed as SSE if the step streamed) or an SSE body.",
+)
+@click.option("--resample", is_flag=True, help="Sample the step fresh from the live endpoint instead.")
+@click.option("--agent", required=True, metavar="MODULE:FUNCTION", help="The agent that made the run.")
+@click.option("--base-url", metavar="URL", help="Messages API for the live part (default: the SDK's).")
+@source_options
+@blobs_option
+@json_option
+def fork(
+    trace_id: str,
+    step: int,
+    response_file: Path | None,
+    resample: bool,
+    agent: str,
+    base_url: str | None,
+    source: str,
+    auth: str | None,
+    org_id: str | None,
+    blobs: str | None,
+    as_json: bool,
+) -> None:
+    """Fork run TRACE_ID at --step: replay the prefix for $0, answer the step differently, run on live.
+
+    Steps before --step replay from the tape (their requests still verified). The
+    step gets --response FILE, or with --resample a fresh sample from the live
+    endpoint. Later steps run live against --base-url with ANTHROPIC_API_KEY from the
+    environment (never recorded). The fork is recorded as a new trace linked to the
+    parent; its trace id is printed.
+
+    \b
+    Example:
+      tfotel fork 4bf92f… --step 2 --response better.json --agent mypkg.agent:run
+    """
+    if (response_file is None) == (not resample):
+        raise Abort("give exactly one of --response FILE or --resample")
+    fn = load_callable(agent)
+    src = None if is_tape_path(trace_id) else open_trace_source(source, authorization=auth, org_id=org_id)
+    tape, store = load_target(trace_id, src, blobs)
+    if step >= len(tape.exchanges):
+        raise ConfigError(f"--step {step} is out of range: run {tape.trace_id} has steps 0..{len(tape.exchanges) - 1}")
+    response = response_for_step(tape, step, response_file.read_bytes()) if response_file is not None else None
+    kwargs = anthropic_kwargs(base_url)
+    import httpx2
+
+    status(f"forking {tape.trace_id} at step {step}: replaying {step} steps, then live …")
+    result = fork_run(tape, store, fn, step=step, response=response, live=httpx2.HTTPTransport(), client_kwargs=kwargs)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    echo(result.trace_id)
+    status(
+        f"fork {result.trace_id} of {result.parent_trace_id} at step {step}:"
+        f" {result.replayed} exchanges replayed for $0, {result.recorded} recorded live"
+    )
+    if result.divergence is not None:
+        status(f"  the prefix diverged: {result.divergence}")
+    if result.agent_error:
+        status(f"  agent raised {result.agent_error}")
+    status(f"  outcome {result.outcome!r}")

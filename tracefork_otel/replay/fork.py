@@ -1,0 +1,163 @@
+"""Forking a run: replay the prefix for $0, answer step N differently, let the same agent run on live.
+
+The prefix before step N replays from the tape (requests still verified, draws made
+before step N served back). Step N's request is verified too, then answered with the
+given response, or sent to the live endpoint for a fresh sample. Every later request
+goes live. The whole fork is recorded as a new run (a new trace) whose root span links
+to the parent run and carries ``tracefork.fork.*``; its tape is complete, prefix included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.trace import Link, SpanContext, TraceFlags
+
+from tracefork_otel import semconv
+from tracefork_otel.agents import call_agent, outcome_json
+from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.errors import ConfigError, ReplayDivergence
+from tracefork_otel.record import record_run
+from tracefork_otel.record.nondet import LiveNondet
+from tracefork_otel.replay.player import ReplayNondet, TapePlayer
+from tracefork_otel.replay.runner import find_divergence, load_blobs
+from tracefork_otel.replay.transport import LIVE, CannedResponse, replay_transport
+from tracefork_otel.spanmodel import AttributeValue
+from tracefork_otel.tape.model import Tape
+from tracefork_otel.wire import sse_body
+
+
+@dataclass(frozen=True)
+class ForkResult:
+    """What a fork did."""
+
+    parent_trace_id: str
+    trace_id: str
+    step: int
+    replayed: int
+    recorded: int
+    outcome: Any
+    divergence: ReplayDivergence | None
+    agent_error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "parent_trace_id": self.parent_trace_id,
+            "trace_id": self.trace_id,
+            "step": self.step,
+            "replayed": self.replayed,
+            "recorded": self.recorded,
+            "outcome": outcome_json(self.outcome),
+            "agent_error": self.agent_error,
+            "divergence": None if self.divergence is None else str(self.divergence),
+        }
+
+
+def response_for_step(tape: Tape, step: int, body: bytes) -> CannedResponse:
+    """A user-given response for ``step``: JSON, or SSE when the recorded step streamed.
+
+    A JSON Message given for a streamed step is turned into the SSE events that stream
+    it; an SSE body is served as it is.
+
+    Raises:
+        ConfigError: the body is neither a JSON object nor an SSE stream.
+    """
+    recorded = tape.exchanges[step]
+    looks_sse = body.lstrip().startswith((b"event:", b"data:"))
+    if not looks_sse:
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"the response for step {step} is neither JSON nor SSE: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise ConfigError(f"the response for step {step} must be a JSON object (a Message)")
+        if recorded.stream:
+            body, looks_sse = sse_body(doc), True
+    content_type = "text/event-stream; charset=utf-8" if looks_sse else "application/json"
+    return CannedResponse(200, (("content-type", content_type), ("request-id", "req_tfotel_fork")), body)
+
+
+def _parent_link(tape: Tape) -> list[Link]:
+    if not tape.root_span_id:
+        return []
+    context = SpanContext(
+        trace_id=int(tape.trace_id, 16),
+        span_id=int(tape.root_span_id, 16),
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    )
+    return [Link(context, {semconv.FORK_STEP: 0})]
+
+
+def fork_run(
+    tape: Tape,
+    blob_store: BlobStore,
+    agent: Callable[..., Any],
+    *,
+    step: int,
+    response: CannedResponse | None,
+    live: Any,
+    client_kwargs: dict[str, Any],
+    name: str | None = None,
+    record_blobs: BlobStore | str | None = None,
+) -> ForkResult:
+    """Fork ``tape`` at ``step`` and run ``agent`` on; see the module docstring.
+
+    Args:
+        response: the answer for ``step``; None samples it fresh from ``live``.
+        live: the transport for live requests (an ``httpx2`` transport to the model API).
+        client_kwargs: ``api_key``/``base_url`` for the Anthropic client (the key is never recorded).
+        record_blobs: where the fork's bytes go (default: the recording default).
+    """
+    if not 0 <= step < len(tape.exchanges):
+        raise ConfigError(f"step {step} is out of range: the run has steps 0..{len(tape.exchanges) - 1}")
+    blobs = load_blobs(tape, blob_store)
+    player = TapePlayer(tape, blobs, until_step=step + 1)
+    transport = replay_transport(player, overrides={step: response if response is not None else LIVE}, live=live)
+    nondet_source = ReplayNondet(tape.draws, player.diverge, live_after=LiveNondet(), until_step=step)
+    outcome: Any = None
+    agent_error: str | None = None
+    attributes: dict[str, AttributeValue] = {semconv.FORK_PARENT_TRACE_ID: tape.trace_id, semconv.FORK_STEP: step}
+    with record_run(
+        name or f"{tape.run_name or 'agent'} (fork@{step})",
+        blob_store=record_blobs,
+        attributes=attributes,
+        links=_parent_link(tape),
+        nondet_source=nondet_source,
+    ) as run:
+        import anthropic
+        import httpx2
+
+        try:
+            outcome = call_agent(
+                agent,
+                run.nondet,
+                sync_client=lambda: anthropic.Anthropic(
+                    http_client=run.wrap(httpx2.Client(transport=transport)), **client_kwargs
+                ),
+                async_client=lambda: anthropic.AsyncAnthropic(
+                    http_client=run.wrap(httpx2.AsyncClient(transport=transport)), **client_kwargs
+                ),
+            )
+        except Exception as exc:
+            found = find_divergence(exc)
+            if found is not None:
+                player.diverge(found)
+            else:
+                agent_error = f"{type(exc).__name__}: {exc}"
+        replayed = len(player.served) - (1 if any(s == step for s, _ in player.served) else 0)
+        total = run.started_exchanges
+        run.set_attributes({semconv.FORK_REPLAYED: replayed, semconv.FORK_RECORDED: total - replayed})
+    return ForkResult(
+        parent_trace_id=tape.trace_id,
+        trace_id=run.trace_id,
+        step=step,
+        replayed=replayed,
+        recorded=total - replayed,
+        outcome=outcome,
+        divergence=player.divergence,
+        agent_error=agent_error,
+    )
