@@ -66,6 +66,8 @@ class Recorded:
             http.close()
         t3 = now_ns()
         shutil.rmtree(blobs, ignore_errors=True)
+        if run.exchanges != exchanges:
+            raise RuntimeError(f"recording kept {run.exchanges} of {exchanges} exchanges; the numbers would be void")
         return {"exchanges": exchanges, "agent_ns": t2 - t1, "total_ns": t3 - t0, "exit_ns": t3 - t2}
 
 
@@ -118,3 +120,17 @@ def spans_per_run(tracing: Any, root: Path, steps: int = 10) -> dict[str, dict[s
     Recorded(root)(steps)
     recorded = tracing.spans()
     return {"A": plain, "B": recorded}
+
+
+def preread_probe(root: Path, steps: int = 3) -> dict[str, Any]:
+    """How many exchanges are recorded when the inner transport returns ``Response(content=...)``.
+
+    httpx reads and closes such a response when it is built, so the SDK never iterates
+    its stream; the recording transport's tee sees no chunk and no close.
+    """
+    script = workload.script(steps)
+    with record_run("bench-preread", blob_store=str(root / "blobs-preread")) as run:
+        http = run.wrap(httpx2.Client(transport=httpx2.MockTransport(script.handler(preread=True))))
+        exchanges = workload.run_agent(workload.make_client(http), steps)
+    shutil.rmtree(root / "blobs-preread", ignore_errors=True)
+    return {"exchanges": exchanges, "recorded": run.exchanges, "steps_started": getattr(run, "started_exchanges", None)}
