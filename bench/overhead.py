@@ -13,12 +13,19 @@ Two times per run:
   here only as contention for the GIL and the CPUs.
 * **total**: client setup + loop + ``record_run`` exit, which waits for the background
   writer to finish and flushes the span processors.
+
+A diagnostic arm B' ("writer held") parks the background writer during the loop: B' - A
+is what recording costs on the agent's own thread, B - B' what the writer costs the
+agent by competing for the GIL (with zero model latency there is no idle time for the
+writer to hide in; with a real model it mostly runs while the agent waits on the network).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,7 @@ import httpx2
 from bench import workload
 from bench.timing import field, interleave, now_ns, summary
 from tracefork_otel.record import record_run
+from tracefork_otel.record.writer import Job, get_writer
 
 STEP_SIZES = (10, 50)
 
@@ -46,23 +54,50 @@ def run_plain(steps: int) -> dict[str, float]:
     return {"exchanges": exchanges, "agent_ns": t2 - t1, "total_ns": t3 - t0, "exit_ns": t3 - t2}
 
 
-class Recorded:
-    """Arm B: one recorded run per call, each into a fresh blob folder under ``root``."""
+class _HeldWriter:
+    """Parks tracefork's background writer on a job that waits, so later jobs queue until release.
 
-    def __init__(self, root: Path) -> None:
+    A diagnostic only (it uses the writer's internals): with the writer parked, the
+    agent path carries recording's own work on the agent thread and none of the
+    writer's competition for the GIL; the queued work then runs in the exit's flush.
+    """
+
+    def __enter__(self) -> _HeldWriter:
+        self._release = threading.Event()
+        get_writer().submit(Job(run=self._release.wait, drop=lambda why: None, size=0))
+        return self
+
+    def release(self) -> None:
+        self._release.set()
+
+    def __exit__(self, *exc: object) -> None:
+        self._release.set()
+
+
+class Recorded:
+    """Arm B: one recorded run per call, each into a fresh blob folder under ``root``.
+
+    With ``hold_writer`` (arm B'), the background writer is parked during the agent loop.
+    """
+
+    def __init__(self, root: Path, *, hold_writer: bool = False) -> None:
         self.root = root
+        self.hold_writer = hold_writer
         self._ids = itertools.count()
 
     def __call__(self, steps: int) -> dict[str, float]:
         script = workload.script(steps)
-        blobs = self.root / f"blobs-{next(self._ids)}"
+        blobs = self.root / f"blobs-{'held-' if self.hold_writer else ''}{next(self._ids)}"
+        held = _HeldWriter() if self.hold_writer else contextlib.nullcontext()
         t0 = now_ns()
-        with record_run("bench", blob_store=str(blobs)) as run:
+        with record_run("bench", blob_store=str(blobs)) as run, held:
             http = run.wrap(httpx2.Client(transport=httpx2.MockTransport(script.handler())))
             client = workload.make_client(http)
             t1 = now_ns()
             exchanges = workload.run_agent(client, steps)
             t2 = now_ns()
+            if isinstance(held, _HeldWriter):
+                held.release()
             http.close()
         t3 = now_ns()
         shutil.rmtree(blobs, ignore_errors=True)
@@ -93,20 +128,22 @@ def compare(base: list[dict[str, float]], other: list[dict[str, float]]) -> dict
 
 def measure(root: Path, rounds: int, warmup: int = 2) -> dict[str, Any]:
     """Arms A and B for each step size, interleaved in one process."""
-    recorded = Recorded(root)
+    recorded, held = Recorded(root), Recorded(root, hold_writer=True)
     arms: dict[str, Callable[[], dict[str, float]]] = {}
     for steps in STEP_SIZES:
         arms[f"A{steps}"] = lambda steps=steps: run_plain(steps)  # type: ignore[misc]
         arms[f"B{steps}"] = lambda steps=steps: recorded(steps)  # type: ignore[misc]
+        arms[f"H{steps}"] = lambda steps=steps: held(steps)  # type: ignore[misc]
     samples = interleave(arms, rounds, warmup)
     results: dict[str, Any] = {"rounds": rounds, "warmup": warmup, "by_steps": {}}
     for steps in STEP_SIZES:
-        a, b = samples[f"A{steps}"], samples[f"B{steps}"]
+        a, b, h = samples[f"A{steps}"], samples[f"B{steps}"], samples[f"H{steps}"]
         results["by_steps"][str(steps)] = {
             "B_vs_A": compare(a, b),
+            "Bheld_vs_A": compare(a, h),
             "raw_ns": {
-                "A": {"agent": field(a, "agent_ns"), "total": field(a, "total_ns")},
-                "B": {"agent": field(b, "agent_ns"), "total": field(b, "total_ns")},
+                arm: {"agent": field(x, "agent_ns"), "total": field(x, "total_ns")}
+                for arm, x in (("A", a), ("B", b), ("B_held", h))
             },
         }
     return results

@@ -76,10 +76,7 @@ TASK: Final = (
     "test, and make sure the whole test suite passes."
 )
 
-_SYLLABLES: Final = (
-    "ba be bi bo bu ca ce ci co cu da de di do du fa fe fi fo ga ge gi go ka ke ki ko la le li lo lu ma me mi mo "
-    "mu na ne ni no nu pa pe pi po pu ra re ri ro ru sa se si so su ta te ti to tu va ve vi vo xa ze zi zo"
-).split()
+_SYLLABLES: Final = [consonant + vowel for consonant in "bcdfgklmnprstvz" for vowel in "aeiou"]
 
 
 def _vocabulary(rng: random.Random, size: int = 320) -> list[str]:
@@ -139,10 +136,12 @@ def _tool_input(text: _Text, size: int) -> tuple[str, dict[str, Any]]:
     if kind < 0.45:
         return "write_file", {"path": text.path(), "content": text.code(size)}
     if kind < 0.65:
-        return "run_shell", {"command": f"pytest -q tests/{text.ident()}.py -k {text.ident()}", "reason": text.prose(size)}
+        command = f"pytest -q tests/{text.ident()}.py -k {text.ident()}"
+        return "run_shell", {"command": command, "reason": text.prose(size)}
     if kind < 0.85:
         paths = [text.path() for _ in range(text.rng.randint(2, 6))]
-        return "search_code", {"pattern": f"{text.ident()}\\(.*{text.ident()}", "paths": paths, "note": text.prose(size)}
+        pattern = f"{text.ident()}\\(.*{text.ident()}"
+        return "search_code", {"pattern": pattern, "paths": paths, "note": text.prose(size)}
     return "read_file", {"path": text.path(), "why": text.prose(size)}
 
 
@@ -231,15 +230,23 @@ def script(steps: int, seed: int = 7) -> Script:
     input_tokens = 900
     for step in range(steps):
         if step == steps - 1:
-            body = message(text.prose(1500), stop_reason="end_turn", model=MODEL,
-                           message_id=f"msg_bench{seed:04d}{step:05d}",
-                           usage=_usage(input_tokens, 380))
+            body = message(
+                text.prose(1500),
+                stop_reason="end_turn",
+                model=MODEL,
+                message_id=f"msg_bench{seed:04d}{step:05d}",
+                usage=_usage(input_tokens, 380),
+            )
         else:
             name, tool_input = _tool_input(text, rng.randint(380, 1000))
             use = {"name": name, "input": tool_input, "id": f"toolu_bench{seed:04d}{step:05d}"}
-            body = message(text.prose(rng.randint(30, 130)), use, model=MODEL,
-                           message_id=f"msg_bench{seed:04d}{step:05d}",
-                           usage=_usage(input_tokens, rng.randint(150, 420)))
+            body = message(
+                text.prose(rng.randint(30, 130)),
+                use,
+                model=MODEL,
+                message_id=f"msg_bench{seed:04d}{step:05d}",
+                usage=_usage(input_tokens, rng.randint(150, 420)),
+            )
         data = dumps(body)
         input_tokens += len(data) // 4
         responses.append(data)
@@ -257,7 +264,11 @@ def run_agent(client: anthropic.Anthropic, steps: int, seed: int = 7) -> int:
     exchanges = 0
     while True:
         response = client.messages.create(
-            model=MODEL, max_tokens=MAX_TOKENS, system=SYSTEM, tools=TOOLS, messages=messages  # type: ignore[arg-type]
+            model=MODEL,
+            max_tokens=MAX_TOKENS,
+            system=SYSTEM,
+            tools=TOOLS,
+            messages=messages,  # type: ignore[arg-type]
         )
         exchanges += 1
         if response.stop_reason != "tool_use":
@@ -279,8 +290,18 @@ def conversation(steps: int, seed: int = 7) -> list[Any]:
     for step, data in enumerate(script(steps + 1, seed).responses[:steps], start=1):
         body = json.loads(data)
         messages.append({"role": "assistant", "content": body["content"]})
-        messages.append({"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": block["id"], "content": tool_result(block["name"], step, seed)}
-            for block in body["content"] if block["type"] == "tool_use"
-        ]})
+        messages.append(
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": block["id"],
+                        "content": tool_result(block["name"], step, seed),
+                    }
+                    for block in body["content"]
+                    if block["type"] == "tool_use"
+                ],
+            }
+        )
     return messages

@@ -158,9 +158,7 @@ def record_run(
     )
     trace_id = trace_id_of(root) or new_trace_id()
     root.set_attribute(semconv.GEN_AI_CONVERSATION_ID, conversation_id or trace_id)
-    state = RunState(trace_id, name, config.blob_store, root, nondet_source)
-    previous_config = record_config.get()
-    record_config.set_config(config)
+    state = RunState(trace_id, name, config.blob_store, root, nondet_source, config)
     run_token = set_current_run(state)
     nondet_token = nondet_module.use(state.nondet)
     failed: BaseException | None = None
@@ -173,7 +171,6 @@ def record_run(
     finally:
         nondet_module.reset(nondet_token)
         reset_current_run(run_token)
-        record_config.set_config(previous_config)
         _finish_run(state, failed)
         force_flush()
 

@@ -18,6 +18,7 @@ from opentelemetry import trace
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.record.config import RecordConfig
 from tracefork_otel.record.nondet import Nondet, RecordingNondet
 from tracefork_otel.tape.model import Draw, Exchange
 
@@ -28,6 +29,10 @@ _MAX_AMBIENT_RUNS = 4096
 
 class RunState:
     """The bookkeeping of one run while it records. Thread-safe.
+
+    ``config`` is the run's own record config (``record_run`` arguments); None means the
+    process-wide one. Keeping it on the run, not in a global, lets runs with different
+    stores or strictness record side by side in threads.
 
     ``next_step`` is called on the agent's thread when a request starts; ``add_exchange``
     and the ``previous_*`` digests are touched by the background writer.
@@ -40,8 +45,10 @@ class RunState:
         blob_store: BlobStore,
         root_span: trace.Span | None = None,
         nondet_source: Nondet | None = None,
+        config: RecordConfig | None = None,
     ) -> None:
         self.trace_id = trace_id
+        self.config = config
         self.name = name
         self.blob_store = blob_store
         self.root_span = root_span

@@ -22,7 +22,7 @@ from typing import Any
 
 from tracefork_otel.record import config as record_config
 from tracefork_otel.record.exchange import ExchangeRecorder, suppressed, warn_once
-from tracefork_otel.record.run import RunState
+from tracefork_otel.record.run import RunState, current_run
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ def _start(request: Any, body: bytes, run: RunState | None) -> ExchangeRecorder 
     """Start recording ``request``; None when recording is off here or cannot start (fail-open)."""
     if suppressed():
         return None
-    config = record_config.get()
+    run = run or current_run()
+    config = (run.config if run is not None else None) or record_config.get()
     try:
         url = request.url
         return ExchangeRecorder(

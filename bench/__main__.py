@@ -1,0 +1,114 @@
+"""``python -m bench``: run every measurement, print the table, write ``bench/results/latest.json``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import report, tracing
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, and no 200-step storage run (~1-2 min)")
+    parser.add_argument("--rounds", type=int, help="timed rounds per overhead comparison (default 15, quick 9)")
+    parser.add_argument(
+        "--stream-rounds", type=int, help="timed rounds of the streaming comparison (default 15, quick 7)"
+    )
+    parser.add_argument("--no-instrumentations", action="store_true", help="skip the third-party arms C")
+    parser.add_argument("--no-profile", action="store_true", help="skip the cProfile sections")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON output (default {RESULTS})")
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds or (9 if args.quick else 15)
+    args.stream_rounds = args.stream_rounds or (7 if args.quick else 15)
+    if args.rounds < 7 or args.stream_rounds < 7:
+        parser.error("at least 7 rounds are needed for a median worth reporting")
+    return args
+
+
+def _step(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    root_dir = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="tfbench-") as tmp_name:
+        tmp = Path(tmp_name)
+        trace_setup = tracing.configure(tmp / "home")
+        # Imported after the provider is set, so nothing records before it.
+        from bench import instrumented, overhead, profiling, storage, stream
+
+        results: dict[str, Any] = {
+            "mode": "quick" if args.quick else "full",
+            "environment": report.environment(root_dir),
+        }
+        _step(f"overhead: arms A/B/B' x steps {overhead.STEP_SIZES}, {args.rounds} rounds")
+        overhead.run_plain(10)  # imports and caches warm before anything is counted
+        spans = overhead.spans_per_run(trace_setup, tmp)
+        probe = overhead.preread_probe(tmp)
+        results["overhead"] = {
+            **overhead.measure(tmp, args.rounds),
+            "spans_per_10_step_run": spans,
+            "preread_probe": probe,
+        }
+        if args.no_instrumentations:
+            results["instrumentations"] = []
+        else:
+            _step("overhead: third-party instrumentations (arm C), one subprocess each")
+            results["instrumentations"] = instrumented.measure(args.rounds)
+        sizes = (10, 50) if args.quick else (10, 50, 200)
+        _step(f"storage: recorded runs of {sizes} steps")
+        results["storage"] = storage.measure(trace_setup, tmp, sizes)
+        _step(f"stream: time to first event, {args.stream_rounds} rounds")
+        results["stream"] = stream.measure(tmp, args.stream_rounds)
+        if not args.no_profile:
+            _step("profile: cProfile of a 50-step recorded run")
+            results["profile"] = profiling.measure(tmp)
+        trace_setup.provider.shutdown()
+    results["environment"]["load_end"] = report.load()
+    results["elapsed_s"] = time.monotonic() - started
+    results["notes"] = _notes(results)
+    return results
+
+
+def _notes(results: dict[str, Any]) -> list[str]:
+    notes: list[str] = []
+    env = results["environment"]
+    cpus = env.get("cpu_count") or 1
+    busiest = max(env.get("load_start", [0])[:1] + env.get("load_end", [0])[:1])
+    if busiest > 0.5 * cpus:
+        notes.append(
+            f"the machine was busy (1-min load up to {busiest} on {cpus} CPUs): absolute times are noisy; "
+            "arms are interleaved, so the comparisons hold better than the absolute numbers"
+        )
+    probe = results["overhead"].get("preread_probe") or {}
+    if probe and probe.get("recorded") != probe.get("exchanges"):
+        notes.append(
+            f"recording kept {probe.get('recorded')} of {probe.get('exchanges')} exchanges when the inner "
+            "transport returned an already-read Response(content=...): httpx reads and closes such a body "
+            "at construction, so the tee sees no chunk and no close (the workload serves unread streams)"
+        )
+    for run in results.get("storage", []):
+        if not run["verify"]["ok"]:
+            notes.append(f"READ-BACK FAILED for the {run['steps']}-step run: {run['verify']}")
+    return notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    results = run(args)
+    report.write_json(results, args.out)
+    print(report.table(results))
+    print(f"\nJSON: {args.out}")
+    return 0 if all(r["verify"]["ok"] for r in results["storage"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
