@@ -112,15 +112,24 @@ def per_exchange(samples: list[dict[str, float]], key: str) -> dict[str, Any]:
 
 
 def compare(base: list[dict[str, float]], other: list[dict[str, float]]) -> dict[str, Any]:
-    """Medians of both arms per exchange, the added µs and the ratio, for the agent path and the total."""
+    """Both arms per exchange, for the agent path and the total.
+
+    ``added_us`` and ``ratio`` compare the two medians; ``paired_added_us`` and
+    ``paired_ratio`` are the medians of the per-round differences and ratios (the two
+    runs of a round are adjacent, so they share the machine's state; on a noisy
+    machine these are the steadier numbers).
+    """
     out: dict[str, Any] = {}
     for key in ("agent_ns", "total_ns"):
         a, b = per_exchange(base, key), per_exchange(other, key)
+        pairs = list(zip(base, other, strict=True))
         out[key.removesuffix("_ns")] = {
             "base_us": a,
             "arm_us": b,
             "added_us": b["median"] - a["median"],
             "ratio": b["median"] / a["median"],
+            "paired_added_us": summary([(y[key] - x[key]) / y["exchanges"] / 1000 for x, y in pairs]),
+            "paired_ratio": summary([y[key] / x[key] for x, y in pairs]),
         }
     out["exit_ms"] = summary([s["exit_ns"] / 1e6 for s in other])
     return out

@@ -9,9 +9,12 @@ Two profiles:
   writer's job (hashing, zstd, blob writes, span attributes, span end) inline on the
   agent's thread, so one profile shows it.
 
-For each, the top tracefork functions by cumulative time, and the top functions of any
-package by self time among those called under tracefork frames is left to the JSON's
-``top_any`` list (cumulative, all packages), to spot third-party costs.
+For each: the top tracefork functions by cumulative time, and the functions of other
+packages (zstandard, fsspec, the OTel SDK, the stdlib) that run *only* for tracefork,
+by self time. "Only for tracefork" is a fixpoint over the call graph: a function
+belongs to tracefork when it is tracefork's own or every caller of it does. The sum of
+the self time of everything that belongs to tracefork is recording's exclusive cost
+(inflated by the profiler, so compare it between runs, not with wall-clock numbers).
 """
 
 from __future__ import annotations
@@ -61,6 +64,45 @@ def _rows(stats: pstats.Stats, exchanges: int, *, only_ours: bool, limit: int) -
     return rows[:limit]
 
 
+def _boundary(key: tuple[str, int, str]) -> bool:
+    """The wrapped transport and the workload: called through tracefork, but not tracefork's cost."""
+    filename, _, func = key
+    return func in {"handle_request", "handle_async_request"} or "/bench/" in filename
+
+
+def _owned(entries: dict[Any, Any]) -> set[Any]:
+    """Keys of functions that are tracefork's or called only from functions that are."""
+    owned = {key for key in entries if PACKAGE_MARK in key[0]}
+    changed = True
+    while changed:
+        changed = False
+        for key, (*_, callers) in entries.items():
+            if key in owned or _boundary(key):
+                continue
+            if callers and all(caller in owned for caller in callers):
+                owned.add(key)
+                changed = True
+    return owned
+
+
+def _owned_rows(stats: pstats.Stats, exchanges: int, limit: int) -> tuple[float, list[dict[str, Any]]]:
+    entries = stats.stats  # type: ignore[attr-defined]
+    owned = _owned(entries)
+    exclusive_s = sum(entries[key][2] for key in owned)
+    rows = [
+        {
+            "function": _label(key),
+            "calls": entries[key][1],
+            "self_ms": entries[key][2] * 1000,
+            "self_us_per_exchange": entries[key][2] * 1e6 / exchanges,
+        }
+        for key in owned
+        if PACKAGE_MARK not in key[0]
+    ]
+    rows.sort(key=lambda row: row["self_ms"], reverse=True)
+    return exclusive_s, rows[:limit]
+
+
 def profile_run(root: Path, steps: int = 50, *, strict: bool = False, limit: int = 5) -> dict[str, Any]:
     """Profile the agent loop of one recorded ``steps``-step run."""
     script = workload.script(steps)
@@ -76,11 +118,15 @@ def profile_run(root: Path, steps: int = 50, *, strict: bool = False, limit: int
     shutil.rmtree(blobs, ignore_errors=True)
     stats = pstats.Stats(profiler)
     total = stats.total_tt  # type: ignore[attr-defined]
+    exclusive_s, third_party = _owned_rows(stats, exchanges, limit)
     return {
         "steps": steps,
         "strict": strict,
         "profiled_ms": total * 1000,
+        "exclusive_ms": exclusive_s * 1000,
+        "exclusive_us_per_exchange": exclusive_s * 1e6 / exchanges,
         "top_tracefork": _rows(stats, exchanges, only_ours=True, limit=limit),
+        "top_third_party_for_tracefork": third_party,
         "top_any": _rows(stats, exchanges, only_ours=False, limit=25),
     }
 

@@ -140,11 +140,15 @@ def _overhead(res: dict[str, Any]) -> list[str]:
                     f"{b['arm_us']['median']:,.0f}",
                     f"{b['added_us']:+,.0f}",
                     f"{b['ratio']:.2f}x",
+                    f"{b['paired_added_us']['median']:+,.0f}",
+                    f"{b['paired_ratio']['median']:.2f}x",
                     f"{h['arm_us']['median']:,.0f}",
-                    f"{h['added_us']:+,.0f}",
+                    f"{h['paired_added_us']['median']:+,.0f}",
                 ]
             )
-    out += _grid(["steps", "time", "A plain", "B recorded", "B-A", "B/A", "B' writer held", "B'-A"], rows)
+    header = ["steps", "time", "A plain", "B recorded", "B-A", "B/A", "paired B-A", "paired B/A"]
+    out += _grid([*header, "B' writer held", "paired B'-A"], rows)
+    out.append("   B-A, B/A compare the medians; paired = median over rounds of (B-A) and B/A within the round.")
     exits = ", ".join(
         f"{steps} steps {data['B_vs_A']['exit_ms']['median']:.1f} ms" for steps, data in ov["by_steps"].items()
     )
@@ -171,7 +175,8 @@ def _overhead(res: dict[str, Any]) -> list[str]:
                 c = data["C_vs_A"][key]
                 parts.append(
                     f"{label} A {c['base_us']['median']:,.0f} → C {c['arm_us']['median']:,.0f} µs "
-                    f"({c['added_us']:+,.0f}, {c['ratio']:.2f}x)"
+                    f"({c['added_us']:+,.0f}, {c['ratio']:.2f}x; paired {c['paired_added_us']['median']:+,.0f}, "
+                    f"{c['paired_ratio']['median']:.2f}x)"
                 )
             out.append(f"     {steps:>3} steps: " + " · ".join(parts))
     return out
@@ -234,6 +239,7 @@ def _stream(res: dict[str, Any]) -> list[str]:
                 f"{d['A']['median']:.2f}",
                 f"{d['B']['median']:.2f}",
                 f"{d['added']:+.2f}",
+                f"{d['paired_added']['median']:+.2f}",
                 f"{d['A']['q1']:.2f}-{d['A']['q3']:.2f}",
                 f"{d['B']['q1']:.2f}-{d['B']['q3']:.2f}",
             ]
@@ -243,7 +249,7 @@ def _stream(res: dict[str, Any]) -> list[str]:
         f"3. STREAMING  (real loopback MessagesEndpoint, {st['events']} SSE events "
         f"{st['chunk_delay_ms']:.0f} ms apart, {_kb(st['request_bytes'])} request, "
         f"{st['rounds']} rounds interleaved; ms)",
-        *_grid(["", "A plain", "B recorded", "B-A", "A IQR", "B IQR"], rows),
+        *_grid(["", "A plain", "B recorded", "B-A", "paired B-A", "A IQR", "B IQR"], rows),
     ]
 
 
@@ -265,7 +271,15 @@ def _profile(res: dict[str, Any]) -> list[str]:
             for r in data["top_tracefork"]
         ]
         out += _grid(["function", "calls", "cum ms", "µs/exchange"], rows)
-        out.append(f"   (whole profiled agent loop: {data['profiled_ms']:.0f} ms)")
+        rows = [
+            [r["function"], str(r["calls"]), f"{r['self_ms']:.1f}", f"{r['self_us_per_exchange']:.0f}"]
+            for r in data["top_third_party_for_tracefork"]
+        ]
+        out += _grid(["other packages' functions run only for tracefork", "calls", "self ms", "µs/exchange"], rows)
+        out.append(
+            f"   exclusive recording cost {data['exclusive_ms']:.1f} ms = {data['exclusive_us_per_exchange']:.0f} µs "
+            f"per exchange, of a profiled agent loop of {data['profiled_ms']:.0f} ms"
+        )
     return out
 
 

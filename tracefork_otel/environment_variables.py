@@ -29,6 +29,9 @@ TFOTEL_SOURCE_AUTHORIZATION: Final = "TFOTEL_SOURCE_AUTHORIZATION"
 TFOTEL_SOURCE_ORG_ID: Final = "TFOTEL_SOURCE_ORG_ID"
 """``X-Scope-OrgID`` header value sent to a multi-tenant Tempo."""
 
+TFOTEL_SOURCE_TIMEOUT: Final = "TFOTEL_SOURCE_TIMEOUT"
+"""Seconds an HTTP trace source (Tempo, Jaeger) waits to connect and for each read. Default 10."""
+
 TFOTEL_STRICT: Final = "TFOTEL_STRICT"
 """``true`` makes recording failures raise into the agent instead of being logged and counted. Default false."""
 
@@ -53,6 +56,21 @@ def parse_bool(name: str, default: bool) -> bool:
         return False
     logger.warning("Invalid value %r for %s, using the default %s", raw, name, default)
     return default
+
+
+def parse_positive_float(name: str, default: float) -> float:
+    """Read a number > 0; anything else (unset, empty, not a number, <= 0) warns if set and gives ``default``."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        logger.warning("Invalid value %r for %s, using the default %s", raw, name, default)
+        return default
+    return value
 
 
 def home() -> Path:

@@ -181,3 +181,21 @@ def build_timeline(trace_id: str, spans: Sequence[SpanRecord], blob_store: BlobS
         draws=sum(1 for e in (root.events if root is not None else ()) if e.name == semconv.EVENT_DRAW),
         digest=str(ra.get(semconv.TAPE_DIGEST, "")),
     )
+
+
+def blame_cells(spans: Sequence[SpanRecord]) -> dict[int, BlameCell]:
+    """Each step's blame, read from the spans of a ``tracefork.blame`` trace."""
+    cells: dict[int, BlameCell] = {}
+    for span in spans:
+        a = span.attributes
+        step, score = a.get(semconv.BLAME_STEP), a.get(semconv.BLAME_SCORE)
+        if span.name == semconv.SPAN_BLAME or not isinstance(step, int) or not isinstance(score, (int, float)):
+            continue
+        cells[step] = BlameCell(
+            score=float(score),
+            ci_low=float(str(a.get(semconv.BLAME_CI_LOW, 0.0))),
+            ci_high=float(str(a.get(semconv.BLAME_CI_HIGH, 0.0))),
+            rank=_int_or_none(a.get(semconv.BLAME_RANK)) or 0,
+            samples=_int_or_none(a.get(semconv.BLAME_SAMPLES)) or 0,
+        )
+    return cells

@@ -134,6 +134,8 @@ class ForkSampler:
             )
             success = bool(self._oracle(outcome))
         except Exception as exc:
+            if _is_connection_error(exc):
+                raise TraceforkError(f"the live endpoint failed during a fork at step {step}: {exc!r}") from exc
             if find_divergence(exc) is None:
                 with self._lock:
                     self.agent_errors.append(f"{type(exc).__name__}: {exc}")
@@ -158,6 +160,13 @@ class ForkSampler:
             raise TraceforkError(
                 f"the recorded prefix does not replay (so forks are not counterfactuals of this run): {exc.divergence}"
             ) from exc.divergence
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the live endpoint failing (not the agent): such a fork measures nothing."""
+    import anthropic
+
+    return isinstance(exc, (anthropic.APIConnectionError, anthropic.InternalServerError))
 
 
 class _PrefixDiverged(Exception):

@@ -207,7 +207,10 @@ class FsspecBlobStore:
         frame = blob[end:]
         try:
             if bases:
-                base_bytes = b"".join(self._base(b, budget - 1) for b in bases)
+                try:
+                    base_bytes = b"".join(self._base(b, budget - 1) for b in bases)
+                except BlobNotFoundError as exc:  # the blob is here but points at nothing: damaged
+                    raise corrupt(f"its base {exc.digest[:16]}… is missing") from exc
                 dictionary = zstandard.ZstdCompressionDict(base_bytes, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
                 decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
             else:

@@ -47,6 +47,7 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
+    from tracefork_otel.cli.blame import blame
     from tracefork_otel.cli.demo import demo
     from tracefork_otel.cli.fork import fork
     from tracefork_otel.cli.record import record
@@ -55,7 +56,7 @@ def _register() -> None:
     from tracefork_otel.cli.show import show
     from tracefork_otel.cli.transfer import export_, import_
 
-    for command in (demo, record, runs, show, replay, verify, fork, export_, import_):
+    for command in (demo, record, runs, show, replay, verify, fork, blame, export_, import_):
         cli.add_command(command)
 
 

@@ -48,7 +48,8 @@ def source_options(fn: F) -> F:
         metavar="SPEC",
         help=(
             "Where to read the trace: local | tempo:http://host:3200 | jaeger:http://host:16686 | file:PATH"
-            f" (OTLP/JSON, collector JSON lines, Tempo or Jaeger bodies). [env var: {env.TFOTEL_SOURCE}]"
+            f" (OTLP/JSON, collector JSON lines, Tempo or Jaeger bodies). [env var: {env.TFOTEL_SOURCE};"
+            f" HTTP timeout in seconds: {env.TFOTEL_SOURCE_TIMEOUT}, default 10]"
         ),
     )(fn)
     return fn

@@ -208,6 +208,7 @@ class MessagesEndpoint:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # the default 5 resets connections when many clients start at once
 
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], endpoint: MessagesEndpoint

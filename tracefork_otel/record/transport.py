@@ -102,6 +102,17 @@ def _build(module_name: str) -> tuple[type, type]:
             finally:
                 self._recorder.on_close()
 
+    def _tee(recorder: ExchangeRecorder, response: Any) -> Any:
+        _response_started(recorder, response)
+        if response.is_stream_consumed:
+            # Built with content= (a mock, a cache): the client will never read or close its stream.
+            recorder.on_chunk(response.content)
+            recorder.on_complete()
+            recorder.on_close()
+        else:
+            response.stream = TeeStream(response.stream, recorder)
+        return response
+
     class RecordingTransport(mod.BaseTransport):  # type: ignore[misc, name-defined]
         """Records every exchange sent through ``inner``; a sync ``httpx``/``httpx2`` transport."""
 
@@ -118,9 +129,7 @@ def _build(module_name: str) -> tuple[type, type]:
             except BaseException as exc:
                 recorder.on_transport_error(exc)
                 raise
-            _response_started(recorder, response)
-            response.stream = TeeStream(response.stream, recorder)
-            return response
+            return _tee(recorder, response)
 
         def close(self) -> None:
             self.inner.close()
@@ -141,9 +150,7 @@ def _build(module_name: str) -> tuple[type, type]:
             except BaseException as exc:
                 recorder.on_transport_error(exc)
                 raise
-            _response_started(recorder, response)
-            response.stream = TeeStream(response.stream, recorder)
-            return response
+            return _tee(recorder, response)
 
         async def aclose(self) -> None:
             await self.inner.aclose()

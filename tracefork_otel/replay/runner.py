@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracefork_otel.agents import call_agent, outcome_json
-from tracefork_otel.blobstore import BlobStore
-from tracefork_otel.errors import ReplayDivergence
+from tracefork_otel.blobstore import BlobStore, sha256_hex
+from tracefork_otel.errors import BlobIntegrityError, ReplayDivergence
 from tracefork_otel.replay.player import ReplayNondet, TapePlayer
 from tracefork_otel.replay.transport import replay_transport
 from tracefork_otel.tape.digest import tape_digest
@@ -74,8 +74,23 @@ class ReplayReceipt:
 
 
 def load_blobs(tape: Tape, store: BlobStore) -> dict[str, bytes]:
-    """Every blob the tape references, read and hash-checked up front (a tampered blob stops here)."""
-    return {digest: store.get(digest) for digest in tape.blob_digests()}
+    """Every blob the tape references, read and hash-checked up front (a tampered blob stops here).
+
+    The hash is checked here too, not only by the store: a store that serves bytes
+    unchecked would otherwise let a tampered final response replay as bit-exact (no
+    later request depends on it).
+
+    Raises:
+        BlobError: a blob is missing or its bytes do not hash to its name.
+    """
+    blobs: dict[str, bytes] = {}
+    for digest in tape.blob_digests():
+        data = store.get(digest)
+        actual = sha256_hex(data)
+        if actual != digest:
+            raise BlobIntegrityError(digest, actual, store.url)
+        blobs[digest] = data
+    return blobs
 
 
 def find_divergence(exc: BaseException) -> ReplayDivergence | None:

@@ -21,8 +21,9 @@ from collections.abc import Callable
 
 import httpx
 
+from tracefork_otel import environment_variables as env
 from tracefork_otel.errors import ConfigError
-from tracefork_otel.sources._http import auth_headers
+from tracefork_otel.sources._http import DEFAULT_TIMEOUT, auth_headers
 from tracefork_otel.sources._otlp_json import parse_traces, to_otlp_json
 from tracefork_otel.sources.base import TraceSource, normalize_trace_id
 from tracefork_otel.sources.jaeger import JaegerSource
@@ -50,6 +51,7 @@ def open_source(
     org_id: str | None = None,
     client: httpx.Client | None = None,
     local_factory: Callable[[], TraceSource] | None = None,
+    timeout: float | None = None,
 ) -> TraceSource:
     """Build the trace source a spec names.
 
@@ -62,6 +64,8 @@ def open_source(
             ``$TFOTEL_SOURCE_ORG_ID``.
         client: an ``httpx.Client`` for the HTTP sources (tests inject one).
         local_factory: builds the local span store's source, for ``local``.
+        timeout: seconds the HTTP sources wait to connect and for each read; default
+            ``$TFOTEL_SOURCE_TIMEOUT``, else 10.
 
     Raises:
         ConfigError: an unknown or malformed spec, ``local`` without a factory, or a
@@ -75,9 +79,11 @@ def open_source(
         return local_factory()
     if sep and rest and scheme in ("tempo", "jaeger"):
         headers = auth_headers(authorization, org_id)
+        if timeout is None:
+            timeout = env.parse_positive_float(env.TFOTEL_SOURCE_TIMEOUT, DEFAULT_TIMEOUT)
         if scheme == "tempo":
-            return TempoSource(rest, client=client, headers=headers)
-        return JaegerSource(rest, client=client, headers=headers)
+            return TempoSource(rest, client=client, headers=headers, timeout=timeout)
+        return JaegerSource(rest, client=client, headers=headers, timeout=timeout)
     if sep and rest and scheme == "file":
         # file:///abs/path and file://localhost/abs/path are URLs; file:PATH is a path.
         path = rest.removeprefix("//localhost") if rest.startswith("//localhost/") else rest

@@ -82,6 +82,12 @@ _COLUMNS: Final = (
     "attributes, events, links, resource, scope_name, is_exchange, input_tokens, output_tokens, run_partial"
 )
 _INSERT: Final = f"INSERT OR REPLACE INTO spans ({_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+_LATEST_BLAME: Final = """
+SELECT trace_id FROM spans
+WHERE parent_span_id IS NULL AND name = ? AND json_extract(attributes, '$."' || ? || '"') = ?
+ORDER BY start_ns DESC LIMIT 1
+"""
+
 _SELECT_TRACE: Final = f"SELECT {_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id"
 
 # Candidate roots are walked newest first through the partial index ``spans_roots``, so
@@ -216,6 +222,15 @@ class SpanStore:
             return [_record(row) for row in rows]
         except (ValueError, TypeError, KeyError) as exc:
             raise StoreError(f"span store {self.path} holds a corrupt span of trace {trace_id}: {exc}") from exc
+
+    def latest_blame(self, trace_id: str) -> str | None:
+        """The trace id of the newest ``tracefork.blame`` report on run ``trace_id``, if any.
+
+        Raises:
+            StoreError: the file cannot be read.
+        """
+        rows = self._query(_LATEST_BLAME, (semconv.SPAN_BLAME, semconv.BLAME_TRACE_ID, trace_id.lower()))
+        return str(rows[0][0]) if rows else None
 
     def list_runs(self, limit: int = 50) -> list[RunSummary]:
         """The newest ``limit`` runs: root spans of agent runs and blame reports, newest first.

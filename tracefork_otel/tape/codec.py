@@ -44,7 +44,7 @@ def encode_bundle(tape: Tape, blobs: Mapping[str, bytes]) -> bytes:
         if data is None:
             raise TapeError(f"cannot bundle tape {tape.trace_id}: blob {digest[:16]}… is missing")
         msg.blobs.append(tape_pb2.Blob(sha256=digest, data=data))
-    return MAGIC + zstandard.ZstdCompressor(level=9).compress(msg.SerializeToString())
+    return MAGIC + zstandard.ZstdCompressor(level=9, write_checksum=True).compress(msg.SerializeToString())
 
 
 def decode_bundle(data: bytes, *, source: str = "tape") -> Bundle:

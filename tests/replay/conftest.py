@@ -1,0 +1,197 @@
+"""Fixtures of the replay tests: record a run in-process, spy on what replay serves, run ``tfotel``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tracefork_otel.agents import call_agent
+from tracefork_otel.blobstore import FsspecBlobStore, open_blob_store
+from tracefork_otel.demo import MessagesEndpoint, ReceivedRequest, demo_policy
+from tracefork_otel.record import record_run
+from tracefork_otel.replay import fork as fork_module
+from tracefork_otel.replay import runner as runner_module
+from tracefork_otel.replay.rebuild import rebuild_tape
+from tracefork_otel.spanmodel import SpanRecord
+from tracefork_otel.spanstore import LocalSpanExporter, SpanStore, span_record_from_readable
+from tracefork_otel.tape import Tape
+
+API_KEY = "sk-ant-replay-tests-7f3e9c1d0b5a4e2f"
+"""A fake key, unique enough to search every stored byte for."""
+
+
+def trace_spans(exporter: InMemorySpanExporter, trace_id: str) -> list[ReadableSpan]:
+    """The finished SDK spans of one trace."""
+    return [s for s in exporter.get_finished_spans() if s.context and format(s.context.trace_id, "032x") == trace_id]
+
+
+@dataclass
+class Recording:
+    """One run recorded against a live ``MessagesEndpoint``, and its rebuilt tape."""
+
+    trace_id: str
+    outcome: Any
+    readable: list[ReadableSpan]
+    spans: list[SpanRecord]
+    tape: Tape
+    requests: list[ReceivedRequest]
+    blob_root: Path
+
+    def store(self) -> FsspecBlobStore:
+        """A fresh handle on the recording's blob store (no cache: every read hits the disk)."""
+        return FsspecBlobStore(str(self.blob_root))
+
+    def blob_path(self, digest: str) -> Path:
+        return self.blob_root / digest[:2] / digest
+
+
+@pytest.fixture
+def record(spans: InMemorySpanExporter, tmp_path: Path) -> Callable[..., Recording]:
+    """Record ``agent`` (sync or async) against a fresh ``MessagesEndpoint`` and rebuild its tape from the spans."""
+
+    def _record(
+        agent: Callable[..., Any],
+        *,
+        policy: Callable[[dict[str, Any]], dict[str, Any]] = demo_policy,
+        statuses: Iterable[int] | None = None,
+        name: str = "replay-test",
+    ) -> Recording:
+        with MessagesEndpoint(policy, statuses=statuses) as endpoint, record_run(name) as run:
+            outcome = call_agent(
+                agent,
+                run.nondet,
+                sync_client=lambda: anthropic.Anthropic(
+                    base_url=endpoint.base_url, api_key=API_KEY, http_client=run.http_client(trust_env=False)
+                ),
+                async_client=lambda: anthropic.AsyncAnthropic(
+                    base_url=endpoint.base_url, api_key=API_KEY, http_client=run.async_http_client(trust_env=False)
+                ),
+            )
+        readable = trace_spans(spans, run.trace_id)
+        records = [span_record_from_readable(s) for s in readable]
+        store = open_blob_store()
+        assert isinstance(store, FsspecBlobStore)
+        tape = rebuild_tape(run.trace_id, records, store)
+        return Recording(
+            trace_id=run.trace_id,
+            outcome=outcome,
+            readable=readable,
+            spans=records,
+            tape=tape,
+            requests=endpoint.requests,
+            blob_root=Path(store.url),
+        )
+
+    return _record
+
+
+@pytest.fixture
+def local_store() -> Callable[[Recording], None]:
+    """Put a recording's spans in the local span store under ``TFOTEL_HOME``, as ``LocalSpanExporter`` does."""
+
+    def _store(recording: Recording) -> None:
+        exporter = LocalSpanExporter(SpanStore.default())
+        try:
+            assert exporter.export(recording.readable) == SpanExportResult.SUCCESS
+        finally:
+            exporter.shutdown()
+
+    return _store
+
+
+@dataclass
+class Served:
+    """One response the replay transport handed to the SDK."""
+
+    request: bytes
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class ServedLog:
+    items: list[Served] = field(default_factory=list)
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> ServedLog:
+    """Every response replay and fork transports serve, captured as the SDK receives it."""
+    log = ServedLog()
+    real = runner_module.replay_transport
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        transport = real(*args, **kwargs)
+        sync_handle, async_handle = transport.handle_request, transport.handle_async_request
+
+        def keep(request: Any, response: Any, body: bytes) -> Any:
+            log.items.append(Served(request.content, response.status_code, dict(response.headers), body))
+            response.stream = httpx2.ByteStream(body)
+            return response
+
+        def handle(request: Any) -> Any:
+            response = sync_handle(request)
+            return keep(request, response, b"".join(response.stream))
+
+        async def ahandle(request: Any) -> Any:
+            response = await async_handle(request)
+            return keep(request, response, b"".join([chunk async for chunk in response.stream]))
+
+        transport.handle_request = handle
+        transport.handle_async_request = ahandle
+        return transport
+
+    monkeypatch.setattr(runner_module, "replay_transport", spy)
+    monkeypatch.setattr(fork_module, "replay_transport", spy)
+    return log
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def error_line(self) -> str:
+        """The one ``tfotel: error:`` line of a bad-input exit, checked: exit 2, last line, no traceback."""
+        assert self.code == 2, (self.code, self.out, self.err)
+        assert "Traceback" not in self.err
+        lines = self.err.rstrip("\n").splitlines()
+        errors = [line for line in lines if line.startswith("tfotel: error: ")]
+        assert errors == [lines[-1]], lines
+        return lines[-1]
+
+    def only_error_line(self) -> str:
+        """Like ``error_line``, and stderr holds nothing else."""
+        line = self.error_line()
+        assert self.err == line + "\n", self.err
+        return line
+
+
+@pytest.fixture
+def tfotel(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., CliResult]]:
+    """Run the ``tfotel`` console entry point in-process: ``tfotel("replay", ID, ...) -> CliResult``."""
+    from tracefork_otel.cli import main
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["tfotel", *args])
+        code: Any = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code
+        captured = capsys.readouterr()
+        return CliResult(int(code or 0), captured.out, captured.err)
+
+    yield invoke
