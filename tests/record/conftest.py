@@ -52,6 +52,11 @@ class Trace:
         return chain
 
 
+@pytest.fixture(autouse=True)
+def _isolated(spans: InMemorySpanExporter) -> None:
+    """Every record test: a cleared exporter, its own ``TFOTEL_HOME``, the record config re-read."""
+
+
 @pytest.fixture
 def trace_of(spans: InMemorySpanExporter) -> Callable[[str], Trace]:
     """The finished spans of a trace id (hex), from the cleared session exporter."""

@@ -134,17 +134,27 @@ def test_a_store_that_fills_up_mid_run(
     assert trace_of(trace_id).root.attributes[semconv.RUN_PARTIAL] is True
 
 
-def test_strict_mode_raises_into_the_agent(serve: Callable[..., MessagesEndpoint], tmp_path: Path) -> None:
+def test_strict_mode_raises_a_streamed_failure_into_the_agent(
+    serve: Callable[..., MessagesEndpoint], tmp_path: Path
+) -> None:
     (tmp_path / "f").write_text("not a folder")
     endpoint = serve(policy)
-    with pytest.raises(Exception) as caught:  # noqa: PT011 - the chain is checked below
+    with pytest.raises(BlobError, match="cannot write blob"):
+        run_agent(endpoint, str(tmp_path / "f" / "blobs"), strict=True, stream=True)
+    assert len(endpoint.requests) == 1
+
+
+def test_strict_mode_fails_a_plain_call_through_the_sdk(serve: Callable[..., MessagesEndpoint], tmp_path: Path) -> None:
+    """A JSON body is read inside the SDK's ``send``, so the SDK reports the BlobError as a connection error."""
+    (tmp_path / "f").write_text("not a folder")
+    endpoint = serve(policy)
+    with pytest.raises(anthropic.APIConnectionError) as caught:
         run_agent(endpoint, str(tmp_path / "f" / "blobs"), strict=True)
-    chain = []
-    error: BaseException | None = caught.value
-    while error is not None:
-        chain.append(error)
-        error = error.__cause__ or error.__context__
-    assert any(isinstance(e, BlobError) for e in chain), [type(e).__name__ for e in chain]
+    assert isinstance(caught.value.__cause__, BlobError)
+    store = FullDiskStore(f"strict-{tmp_path.name}", capacity=0)
+    with pytest.raises(anthropic.APIConnectionError) as caught:
+        run_agent(endpoint, store, strict=True)
+    assert isinstance(caught.value.__cause__, OSError)
 
 
 def test_strict_mode_from_the_environment(
@@ -153,9 +163,8 @@ def test_strict_mode_from_the_environment(
     (tmp_path / "f").write_text("not a folder")
     monkeypatch.setenv("TFOTEL_STRICT", "true")
     endpoint = serve(policy)
-    with pytest.raises(Exception) as caught:  # noqa: PT011
-        run_agent(endpoint, str(tmp_path / "f" / "blobs"))
-    assert "BlobError" in repr(caught.value) + repr(caught.value.__cause__) + repr(caught.value.__context__)
+    with pytest.raises(BlobError):
+        run_agent(endpoint, str(tmp_path / "f" / "blobs"), stream=True)
 
 
 def test_the_demo_completes_when_its_home_cannot_be_created(
@@ -168,3 +177,4 @@ def test_the_demo_completes_when_its_home_cannot_be_created(
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "recorded demo run" in result.stdout
+    assert "tfotel: warning: the run was recorded but cannot be read back" in result.stderr

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CliResult, Recording
+import zstandard
 from replay_backends import TraceBackend
+from replay_support import CliResult, Recording
 
 from tracefork_otel.demo import run
 from tracefork_otel.errors import SourceError
@@ -135,9 +136,11 @@ def test_missing_blobs(
     [
         (b"", "empty file"),
         (b"PK\x03\x04 not a tape", "not a .tftape file (bad magic)"),
-        (b"TFTAPE1\n\x28\xb5\x2f\xfd\x00\x00garbage", "corrupt or truncated"),
+        (b"TFTAPE1\n" + bytes(20), "corrupt or truncated"),
+        (b"TFTAPE1\n" + zstandard.ZstdCompressor().compress(bytes(1000))[:-3], "corrupt or truncated"),
+        (b"TFTAPE1\n" + zstandard.ZstdCompressor().compress(b"no protobuf in here"), "corrupt tape message"),
     ],
-    ids=["empty", "foreign", "truncated"],
+    ids=["empty", "foreign", "not-zstd", "truncated-frame", "not-a-tape-message"],
 )
 def test_corrupt_tftape(
     command: str, content: bytes, reason: str, tfotel: Callable[..., CliResult], home: Path, tmp_path: Path
@@ -206,6 +209,4 @@ def test_file_source_with_a_missing_file(
 
 def test_an_unknown_source_spec(tfotel: Callable[..., CliResult], home: Path) -> None:
     line = tfotel("replay", TRACE_ID, "--agent", DEMO, "--source", "zipkin:http://127.0.0.1:9411").only_error_line()
-    assert line == (
-        "tfotel: error: bad trace source 'zipkin:…': expected local, tempo:URL, jaeger:URL or file:PATH"
-    )
+    assert line == ("tfotel: error: bad trace source 'zipkin:…': expected local, tempo:URL, jaeger:URL or file:PATH")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from conftest import API_KEY, CliResult, Recording, ServedLog, trace_spans
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from replay_support import API_KEY, CliResult, Recording, ServedLog, trace_spans
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import open_blob_store, sha256_hex
@@ -140,9 +140,7 @@ def test_a_response_that_is_neither_json_nor_sse_is_refused(record: Record) -> N
 
 
 @pytest.fixture
-def forkable(
-    record: Record, local_store: Callable[[Recording], None], tmp_path: Path
-) -> tuple[Recording, Path]:
+def forkable(record: Record, local_store: Callable[[Recording], None], tmp_path: Path) -> tuple[Recording, Path]:
     recording = record(run)
     local_store(recording)
     response = tmp_path / "small-refund.json"
@@ -198,7 +196,10 @@ def test_tfotel_fork_records_a_linked_run_and_never_stores_the_api_key(
     ("args", "message_"),
     [
         (["--step", "99", "--response", "{response}"], "--step 99 is out of range: run {trace_id} has steps 0..2"),
-        (["--step", "1", "--response", "{response}", "--resample"], "give exactly one of --response FILE or --resample"),
+        (
+            ["--step", "1", "--response", "{response}", "--resample"],
+            "give exactly one of --response FILE or --resample",
+        ),
         (["--step", "1"], "give exactly one of --response FILE or --resample"),
     ],
     ids=["step-out-of-range", "response-and-resample", "neither"],
@@ -209,7 +210,13 @@ def test_tfotel_fork_bad_usage_is_one_line_and_exit_2(
     recording, response = forkable
     given = [a.format(response=response) for a in args]
     result = tfotel(
-        "fork", recording.trace_id, *given, "--agent", "tracefork_otel.demo.agent:run", "--base-url", "http://127.0.0.1:9"
+        "fork",
+        recording.trace_id,
+        *given,
+        "--agent",
+        "tracefork_otel.demo.agent:run",
+        "--base-url",
+        "http://127.0.0.1:9",
     )
     assert result.only_error_line() == "tfotel: error: " + message_.format(trace_id=recording.trace_id)
     assert result.out == ""

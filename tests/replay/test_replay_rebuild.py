@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Recording, trace_spans
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from replay_support import Recording, trace_spans
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import MemoryBlobStore

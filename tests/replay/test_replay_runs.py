@@ -9,7 +9,7 @@ from typing import Any
 import anthropic
 import pytest
 import replay_agents
-from conftest import CliResult, Recording, ServedLog
+from replay_support import CliResult, Recording, ServedLog
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore, sha256_hex
@@ -60,9 +60,7 @@ def test_demo_run_replays_bit_exact(record: Record, served: ServedLog, agent: Ca
     assert receipt.draws == 2
 
 
-@pytest.mark.parametrize(
-    "agent", [replay_agents.streaming, replay_agents.streaming_async], ids=["sync", "async"]
-)
+@pytest.mark.parametrize("agent", [replay_agents.streaming, replay_agents.streaming_async], ids=["sync", "async"])
 def test_streaming_agent_replays_bit_exact(record: Record, served: ServedLog, agent: Callable[..., Any]) -> None:
     recording = record(agent, policy=replay_agents.echo_policy)
     assert [ex.stream for ex in recording.tape.exchanges] == [True, True]
@@ -247,7 +245,9 @@ def test_an_agent_reading_the_clock_directly_must_fail_verification(
     local_store(recording)
     verdict = tfotel("verify", recording.trace_id, "--agent", "replay_agents:clock_in_request")
     assert verdict.code == 1
-    assert verdict.out.startswith(f"DRIFT {recording.trace_id}: [TFO101] step 0: request differs at messages[0].content")
+    assert verdict.out.startswith(
+        f"DRIFT {recording.trace_id}: [TFO101] step 0: request differs at messages[0].content"
+    )
 
 
 @pytest.mark.parametrize(

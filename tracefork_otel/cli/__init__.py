@@ -55,8 +55,9 @@ def _register() -> None:
     from tracefork_otel.cli.runs import runs
     from tracefork_otel.cli.show import show
     from tracefork_otel.cli.transfer import export_, import_
+    from tracefork_otel.cli.validate import validate_
 
-    for command in (demo, record, runs, show, replay, verify, fork, blame, export_, import_):
+    for command in (demo, record, runs, show, replay, verify, fork, blame, validate_, export_, import_):
         cli.add_command(command)
 
 

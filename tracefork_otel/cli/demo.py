@@ -8,12 +8,13 @@ import click
 
 from tracefork_otel.blobstore import open_blob_store
 from tracefork_otel.cli._options import json_option
-from tracefork_otel.cli._output import emit_json
+from tracefork_otel.cli._output import emit_json, one_line, status
 from tracefork_otel.cli._render import echo, timeline_text
 from tracefork_otel.demo.run import DEMO_AGENT_SPEC, run_demo
+from tracefork_otel.errors import TraceforkError
 from tracefork_otel.otel_setup import configured_exporters
 from tracefork_otel.sources.local import LocalSource
-from tracefork_otel.timeline import build_timeline
+from tracefork_otel.timeline import Timeline, build_timeline
 
 
 @click.command()
@@ -32,8 +33,11 @@ def demo(chunk_delay: float, as_json: bool) -> None:
     """
     result = run_demo(chunk_delay=chunk_delay)
     source = LocalSource()
-    spans = source.get(result.trace_id)
-    timeline = build_timeline(result.trace_id, spans, open_blob_store(result.blob_store))
+    timeline: Timeline | None = None
+    try:
+        timeline = build_timeline(result.trace_id, source.get(result.trace_id), open_blob_store(result.blob_store))
+    except TraceforkError as exc:  # recording is fail-open: the run happened even if TFOTEL_HOME cannot keep it
+        status(f"tfotel: warning: the run was recorded but cannot be read back: {one_line(exc)}")
     exporters = [type(e).__module__.rsplit(".", 2)[-2] + ":" + type(e).__name__ for e in configured_exporters()]
     otlp = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     if as_json:
@@ -45,7 +49,7 @@ def demo(chunk_delay: float, as_json: bool) -> None:
                 "span_store": source.name,
                 "blob_store": result.blob_store,
                 "otlp_endpoint": otlp,
-                "timeline": timeline.to_json(),
+                "timeline": timeline.to_json() if timeline is not None else None,
             }
         )
         return
@@ -55,8 +59,9 @@ def demo(chunk_delay: float, as_json: bool) -> None:
     if exporters and not otlp:
         echo(f"  exporters   {', '.join(exporters)}")
     echo(f"  blobs       {result.blob_store}")
-    echo("")
-    echo(timeline_text(timeline))
+    if timeline is not None:
+        echo("")
+        echo(timeline_text(timeline))
     echo("")
     echo("next:")
     echo(f"  tfotel show {result.trace_id}")

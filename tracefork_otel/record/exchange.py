@@ -60,17 +60,18 @@ def _is_foreign_genai_span(span: trace.Span) -> bool:
 
 
 class _WarnOnce:
-    """Logs each distinct recording failure once per process."""
+    """Logs each distinct recording failure once per process (``key`` says which failures are the same)."""
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
-    def __call__(self, message: str) -> None:
+    def __call__(self, message: str, key: str | None = None) -> None:
+        key = message if key is None else key
         with self._lock:
-            if message in self._seen:
+            if key in self._seen:
                 return
-            self._seen.add(message)
+            self._seen.add(key)
         logger.warning("tracefork: recording failed, the agent goes on: %s", message)
 
 
@@ -187,7 +188,8 @@ class ExchangeRecorder:
                 self._end_span(end_ns, f"{exc}")
                 raise
             record_error = f"{type(exc).__name__}: {exc}"
-            warn_once(record_error)
+            # Each message names its blob; a dead store fails every put the same way: say it once.
+            warn_once(record_error, key=f"put {store.url} {type(exc).__qualname__}")
             request_sha, response_sha = sha256_hex(self._body), sha256_hex(body)
         incomplete = self._stream and not self._complete
         exchange = Exchange(

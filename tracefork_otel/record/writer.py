@@ -12,6 +12,7 @@ warning, one worker re-created after ``os.fork``, and a ``flush`` with a timeout
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 logger = logging.getLogger(__name__)
 
 MAX_QUEUED_BYTES = 256 * 1024 * 1024
+EXIT_FLUSH_TIMEOUT_S = 10.0
+"""How long interpreter exit waits for queued blob writes and span ends (the worker is a daemon)."""
 
 
 @dataclass
@@ -98,10 +101,13 @@ _writer_lock = threading.Lock()
 
 
 def get_writer() -> BackgroundWriter:
-    """The process's background writer, created on first use."""
+    """The process's background writer, created on first use; flushed at interpreter exit."""
     global _writer
     if _writer is None:
         with _writer_lock:
             if _writer is None:
                 _writer = BackgroundWriter()
+                # atexit runs last-registered first: this flush (blobs written, spans ended) runs
+                # before the shutdown of a tracer provider set up earlier exports those spans.
+                atexit.register(_writer.flush, EXIT_FLUSH_TIMEOUT_S)
     return _writer
