@@ -17,7 +17,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, and no 200-step storage run (~1-2 min)")
-    parser.add_argument("--rounds", type=int, help="timed rounds per overhead comparison (default 25, quick 11)")
+    parser.add_argument("--rounds", type=int, help="timed rounds per overhead comparison (default 25, quick 9)")
     parser.add_argument(
         "--stream-rounds", type=int, help="timed rounds of the streaming comparison (default 15, quick 7)"
     )
@@ -25,7 +25,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile sections")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON output (default {RESULTS})")
     args = parser.parse_args(argv)
-    args.rounds = args.rounds or (11 if args.quick else 25)
+    args.rounds = args.rounds or (9 if args.quick else 25)
     args.stream_rounds = args.stream_rounds or (7 if args.quick else 15)
     if args.rounds < 7 or args.stream_rounds < 7:
         parser.error("at least 7 rounds are needed for a median worth reporting")

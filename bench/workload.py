@@ -2,13 +2,16 @@
 
 A `Script` is one whole run decided up front from a seed: for every step the exact
 response bytes the "model" sends (a short text plus a ``tool_use`` whose input is
-0.6-1.5 KB of code-like text, ~1.5-2.2 KB on the wire; the last step a ~1.5 KB text
-answer). Precomputing them keeps the model's own cost out of the measurement: the
-in-process handler only counts the step and hands the bytes back.
+0.4-1.0 KB of code-like text or prose; the last step a ~1.5 KB text answer). With the
+API's full usage block that makes 1.0-1.9 KB responses (mean ~1.3 KB). Precomputing
+them keeps the model's own cost out of the measurement: the in-process handler only
+counts the step and hands the bytes back.
 
 `run_agent` is the agent everyone measures: it sends the whole conversation each step
 (the assistant turn and the tool results are appended), so requests grow step by
-step, as a real agent's do; a 50-step run's last request is ~60 KB.
+step, as a real agent's do; a 50-step run's last request is ~65 KB. (Tool inputs of
+~1.5 KB would give ~2 KB responses but a ~90 KB last request; the growth of the
+request is what storage depends on, so the inputs were sized for it.)
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _local_added: set[int] = set()
+_local_processors: list[SpanProcessor] = []
 
 
 def _otlp_exporter() -> SpanExporter:
@@ -73,7 +74,7 @@ def configured_exporters() -> list[SpanExporter]:
 
 def local_store_processor(store: SpanStore | None = None) -> SpanProcessor:
     """A batch processor feeding the local span store (the agent's path stays flat)."""
-    return BatchSpanProcessor(LocalSpanExporter(store or SpanStore.default()), schedule_delay_millis=500)
+    return BatchSpanProcessor(LocalSpanExporter(store or SpanStore.default()), schedule_delay_millis=100)
 
 
 def ensure_tracing(*, local_store: bool | None = None) -> TracerProvider | None:
@@ -96,9 +97,21 @@ def ensure_tracing(*, local_store: bool | None = None) -> TracerProvider | None:
             if not isinstance(provider, TracerProvider):
                 return None
         if use_local and id(provider) not in _local_added:
-            provider.add_span_processor(local_store_processor())
+            processor = local_store_processor()
+            provider.add_span_processor(processor)
+            _local_processors.append(processor)
             _local_added.add(id(provider))
         return provider
+
+
+def flush_local(timeout_millis: int = 10_000) -> bool:
+    """Flush the local span store only: fast, and independent of any collector's health.
+
+    ``record_run`` calls this on exit, so a run is complete in the local store without
+    the agent waiting on an OTLP exporter that may be retrying against a dead
+    collector; those exports carry on in the background and at process exit.
+    """
+    return all(p.force_flush(timeout_millis) for p in list(_local_processors))
 
 
 def force_flush(timeout_millis: int = 10_000) -> bool:

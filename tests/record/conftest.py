@@ -109,11 +109,12 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tfotel() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the ``tfotel`` console script in a fresh process: ``tfotel(*args, env=...)``."""
     script = Path(sys.executable).parent / "tfotel"
-    command = [str(script)] if script.exists() else [sys.executable, "-c", "from tracefork_otel.cli import main; main()"]
+    fallback = [sys.executable, "-c", "from tracefork_otel.cli import main; main()"]
+    command = [str(script)] if script.exists() else fallback
 
     def run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=timeout)
@@ -121,7 +122,7 @@ def tfotel() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def child_env() -> Callable[..., dict[str, str]]:
     """``child_env(home, **extra)``: a clean environment for a child process (see `clean_env`)."""
     return clean_env

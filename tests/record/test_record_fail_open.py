@@ -62,23 +62,25 @@ def run_agent(
 ) -> tuple[str, list[str]]:
     """``CALLS`` calls in one run; returns the trace id and the texts the agent got."""
     texts = []
-    with record_run("fail-open", blob_store=store, strict=strict) as run:
-        with anthropic.Anthropic(
+    with (
+        record_run("fail-open", blob_store=store, strict=strict) as run,
+        anthropic.Anthropic(
             base_url=endpoint.base_url,
             api_key="sk-ant-test",
             http_client=run.http_client(trust_env=False),
             open_telemetry=False,
             max_retries=0,
-        ) as client:
-            messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "hi"}]
-            for _ in range(CALLS):
-                if stream:
-                    with client.messages.stream(model=MODEL, max_tokens=32, messages=messages) as events:
-                        reply = events.get_final_message()
-                else:
-                    reply = client.messages.create(model=MODEL, max_tokens=32, messages=messages)
-                texts.append(reply.content[0].text)
-                messages = [*messages, {"role": "assistant", "content": texts[-1]}, {"role": "user", "content": "more"}]
+        ) as client,
+    ):
+        messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "hi"}]
+        for _ in range(CALLS):
+            if stream:
+                with client.messages.stream(model=MODEL, max_tokens=32, messages=messages) as events:
+                    reply = events.get_final_message()
+            else:
+                reply = client.messages.create(model=MODEL, max_tokens=32, messages=messages)
+            texts.append(reply.content[0].text)
+            messages = [*messages, {"role": "assistant", "content": texts[-1]}, {"role": "user", "content": "more"}]
     return run.trace_id, texts
 
 

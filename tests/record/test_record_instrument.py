@@ -177,7 +177,8 @@ def test_opentelemetry_instrument_records_a_plain_script(
     tmp_path: Path, child_env: Callable[..., dict[str, str]]
 ) -> None:
     launcher = Path(sys.executable).parent / "opentelemetry-instrument"
-    command = [str(launcher)] if launcher.exists() else [sys.executable, "-m", "opentelemetry.instrumentation.auto_instrumentation"]
+    fallback = [sys.executable, "-m", "opentelemetry.instrumentation.auto_instrumentation"]
+    command = [str(launcher)] if launcher.exists() else fallback
     script = tmp_path / "agent.py"
     script.write_text(SCRIPT)
     home = tmp_path / "home"

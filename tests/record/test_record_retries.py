@@ -30,17 +30,17 @@ def test_an_overloaded_answer_and_its_retry_are_two_steps(
     tmp_path: Path,
 ) -> None:
     endpoint = serve(policy, statuses=[529])
-    with record_run("retry", blob_store=str(tmp_path / "blobs")) as run:
-        with anthropic.Anthropic(
+    with (
+        record_run("retry", blob_store=str(tmp_path / "blobs")) as run,
+        anthropic.Anthropic(
             base_url=endpoint.base_url,
             api_key="sk-ant-test",
             http_client=run.http_client(trust_env=False),
             max_retries=2,
             open_telemetry=None if sdk_tracing else False,
-        ) as client:
-            reply = client.messages.create(
-                model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hello"}]
-            )
+        ) as client,
+    ):
+        reply = client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hello"}])
     assert reply.content[0].text == "Done on the second try."
     first, second = endpoint.requests
     assert first.body == second.body
@@ -80,11 +80,14 @@ def test_an_error_the_sdk_does_not_retry_is_one_step(
     serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Any], tmp_path: Path
 ) -> None:
     endpoint = serve(policy, statuses=[400])
-    with record_run("bad-request", blob_store=str(tmp_path / "blobs")) as run:
-        with anthropic.Anthropic(
+    with (
+        record_run("bad-request", blob_store=str(tmp_path / "blobs")) as run,
+        anthropic.Anthropic(
             base_url=endpoint.base_url, api_key="k", http_client=run.http_client(trust_env=False), open_telemetry=False
-        ) as client, pytest.raises(anthropic.BadRequestError):
-            client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hello"}])
+        ) as client,
+        pytest.raises(anthropic.BadRequestError),
+    ):
+        client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hello"}])
     (span,) = trace_of(run.trace_id).exchanges
     assert span.attributes[semconv.RESPONSE_STATUS_CODE] == 400
     assert "x-should-retry: false" in span.attributes[semconv.RESPONSE_HEADERS]

@@ -178,7 +178,8 @@ def test_every_exchange_is_recorded_byte_for_byte(
         if result is not None:
             assert result.model_dump() == reply.model_dump()
         if shape == "create":
-            assert Message.model_validate_json(reader.get(attrs[semconv.RESPONSE_SHA256])).model_dump() == reply.model_dump()
+            parsed = Message.model_validate_json(reader.get(attrs[semconv.RESPONSE_SHA256]))
+            assert parsed.model_dump() == reply.model_dump()
 
         if sdk_tracing:
             assert span.name == semconv.SPAN_EXCHANGE
@@ -250,11 +251,13 @@ def test_content_capture_is_opt_in(
     serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Any], tmp_path: Path
 ) -> None:
     endpoint = serve(policy)
-    with record_run("capture", blob_store=str(tmp_path / "b"), capture_content=True) as run:
-        with anthropic.Anthropic(
+    with (
+        record_run("capture", blob_store=str(tmp_path / "b"), capture_content=True) as run,
+        anthropic.Anthropic(
             base_url=endpoint.base_url, api_key="k", http_client=run.http_client(trust_env=False), open_telemetry=False
-        ) as client:
-            client.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=[QUESTION])
+        ) as client,
+    ):
+        client.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=[QUESTION])
     (span,) = trace_of(run.trace_id).exchanges
     assert "Lisbon" in span.attributes[semconv.GEN_AI_INPUT_MESSAGES]
     assert "weather" in span.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]

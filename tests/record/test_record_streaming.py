@@ -85,15 +85,17 @@ def test_an_agent_that_stops_reading_early_leaves_an_incomplete_prefix(
     hold = threading.Event()
     endpoint = serve(policy, hold_after_first_event=hold)
     try:
-        with record_run("early-stop", blob_store=str(tmp_path / "blobs")) as run:
-            with client_for(endpoint, run.http_client(trust_env=False)) as client:
-                events = client.messages.create(model=MODEL, max_tokens=100, messages=QUESTION, stream=True)
-                for event in events:
-                    assert event.type == "message_start"
-                    break
-                events.close()
-                # The same client goes on working after the abandoned stream.
-                reply = client.messages.create(model=MODEL, max_tokens=100, messages=QUESTION)
+        with (
+            record_run("early-stop", blob_store=str(tmp_path / "blobs")) as run,
+            client_for(endpoint, run.http_client(trust_env=False)) as client,
+        ):
+            events = client.messages.create(model=MODEL, max_tokens=100, messages=QUESTION, stream=True)
+            for event in events:
+                assert event.type == "message_start"
+                break
+            events.close()
+            # The same client goes on working after the abandoned stream.
+            reply = client.messages.create(model=MODEL, max_tokens=100, messages=QUESTION)
     finally:
         hold.set()
     assert reply.content[0].text.startswith("Once upon a time")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import socketserver
+import sys
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,6 +67,8 @@ class TraceBackend:
                     backend.paths.append(self.path)
                 if backend._hang:
                     backend._release.wait(30)
+                    self.close_connection = True  # the client gave up long ago: answer nothing
+                    return
                 status, content_type, body = backend._answer(self.path)
                 self.send_response(status)
                 self.send_header("content-type", content_type)
@@ -124,6 +127,10 @@ class _LoopbackServer(ThreadingHTTPServer):
         # HTTPServer.server_bind does a reverse DNS lookup (socket.getfqdn) that can stall.
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is no news
+            super().handle_error(request, client_address)
 
 
 def _json(doc: object) -> bytes:

@@ -253,5 +253,5 @@ def test_an_oversized_claim_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     tape, blobs = sample()
     data = encode_bundle(tape, blobs)
     monkeypatch.setattr(codec_module, "MAX_BUNDLE_BYTES", 64)
-    with pytest.raises(TapeError, match="limit|corrupt"):
+    with pytest.raises(TapeError, match=r"limit|corrupt"):
         decode_bundle(data)

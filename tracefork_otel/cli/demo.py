@@ -10,7 +10,7 @@ from tracefork_otel.blobstore import open_blob_store
 from tracefork_otel.cli._options import json_option
 from tracefork_otel.cli._output import emit_json, one_line, status
 from tracefork_otel.cli._render import echo, timeline_text
-from tracefork_otel.demo.run import DEMO_AGENT_SPEC, run_demo
+from tracefork_otel.demo.session import DEMO_AGENT_SPEC, run_demo
 from tracefork_otel.errors import TraceforkError
 from tracefork_otel.otel_setup import configured_exporters
 from tracefork_otel.sources.local import LocalSource

@@ -120,8 +120,10 @@ def record_run(
 ) -> Iterator[Run]:
     """Record one agent run as one trace, rooted at an ``invoke_agent {name}`` span.
 
-    Everything recorded is flushed (blobs written, spans handed to the exporters) when
-    the block exits, also by an exception, which marks the run partial.
+    Everything recorded is flushed when the block exits, also by an exception, which
+    marks the run partial: blobs written, spans in the local store. Spans bound for an
+    OTLP collector are handed to its batch processor and exported in the background
+    (the agent never waits on a slow or dead collector); ``shutdown()`` waits for them.
 
     Args:
         name: the agent's name (``gen_ai.agent.name``).
@@ -133,7 +135,7 @@ def record_run(
         links: span links for the root span (forks link to their parent trace).
         nondet_source: where drawn values come from (default: real values); they are logged either way.
     """
-    from tracefork_otel.otel_setup import ensure_tracing, force_flush
+    from tracefork_otel.otel_setup import ensure_tracing, flush_local
 
     ensure_tracing()
     base = record_config.get()
@@ -172,7 +174,7 @@ def record_run(
         nondet_module.reset(nondet_token)
         reset_current_run(run_token)
         _finish_run(state, failed)
-        force_flush()
+        flush_local()
 
 
 def _finish_run(state: RunState, failed: BaseException | None) -> None:

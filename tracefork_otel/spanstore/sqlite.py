@@ -89,6 +89,11 @@ ORDER BY start_ns DESC LIMIT 1
 """
 
 _SELECT_TRACE: Final = f"SELECT {_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id"
+_FORKS_OF: Final = f"""
+SELECT {_COLUMNS} FROM spans
+WHERE parent_span_id IS NULL AND json_extract(attributes, '$."' || ? || '"') = ?
+ORDER BY start_ns, trace_id
+"""
 
 # Candidate roots are walked newest first through the partial index ``spans_roots``, so
 # LIMIT stops the walk early; only the chosen traces are then aggregated.
@@ -231,6 +236,18 @@ class SpanStore:
         """
         rows = self._query(_LATEST_BLAME, (semconv.SPAN_BLAME, semconv.BLAME_TRACE_ID, trace_id.lower()))
         return str(rows[0][0]) if rows else None
+
+    def forks_of(self, trace_id: str) -> list[SpanRecord]:
+        """The root spans of the runs forked from run ``trace_id`` (``tracefork.fork.parent_trace_id``), oldest first.
+
+        Raises:
+            StoreError: the file cannot be read or holds rows this version cannot decode.
+        """
+        rows = self._query(_FORKS_OF, (semconv.FORK_PARENT_TRACE_ID, trace_id.lower()))
+        try:
+            return [_record(row) for row in rows]
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StoreError(f"span store {self.path} holds a corrupt fork root of trace {trace_id}: {exc}") from exc
 
     def list_runs(self, limit: int = 50) -> list[RunSummary]:
         """The newest ``limit`` runs: root spans of agent runs and blame reports, newest first.
