@@ -16,12 +16,12 @@ _MEMORY = InMemorySpanExporter()
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "grpc_proxy")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def span_exporter() -> Iterator[InMemorySpanExporter]:
     """The in-memory exporter behind the process's global SDK ``TracerProvider``.
 
-    The global provider can be set once per process, so this session fixture sets it
-    before any test calls ``ensure_tracing`` (or joins the SDK provider already there).
+    The global provider can be set once per process, so this autouse session fixture sets
+    it before any test can call ``ensure_tracing`` (or joins an SDK provider already there).
     ``TFOTEL_LOCAL_STORE=false`` keeps ``ensure_tracing`` from pinning a local span
     store under whatever ``TFOTEL_HOME`` the first test happened to have.
     """

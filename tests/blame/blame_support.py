@@ -86,7 +86,7 @@ class BernoulliWorld:
             return 0.0
         fresh = [q for c, q in self.causes.items() if c >= step]
         if self.mode is Mode.AND:
-            return 1 - math.prod(fresh)  # causes kept from the prefix are faulty for sure
+            return 1.0 - math.prod(fresh)  # causes kept from the prefix are faulty for sure
         return 0.0 if len(fresh) < len(self.causes) else math.prod(1 - q for q in fresh)
 
     def true_harm(self, step: int) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from replay_support import CliResult, Recording
 
 from tracefork_otel.demo import run
 from tracefork_otel.errors import SourceError
-from tracefork_otel.sources import JaegerSource, TempoSource
+from tracefork_otel.sources import JaegerSource, TempoSource, open_source
 from tracefork_otel.spanstore import SpanStore
 
 DEMO = "tracefork_otel.demo.agent:run"
@@ -100,6 +101,18 @@ def test_backend_timeout_through_the_cli(
         url = backend.url
         result = tfotel("replay", TRACE_ID, "--agent", DEMO, "--source", f"{flavor}:{url}")
     assert result.only_error_line() == f"tfotel: error: {url}{route}{TRACE_ID} timed out waiting for the answer"
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "inf", "nan"])
+def test_a_bad_source_timeout_warns_and_falls_back_to_the_default(
+    value: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("TFOTEL_SOURCE_TIMEOUT", value)
+    with caplog.at_level(logging.WARNING):
+        source = open_source("tempo:http://127.0.0.1:1")
+    assert f"Invalid value {value!r} for TFOTEL_SOURCE_TIMEOUT, using the default 10.0" in caplog.text
+    assert source._http._timeout.read == 10.0  # type: ignore[attr-defined]
+    assert open_source("jaeger:http://127.0.0.1:1", timeout=0.5)._http._timeout.read == 0.5  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("flavor", ["tempo", "jaeger"])

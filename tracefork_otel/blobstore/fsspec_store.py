@@ -216,7 +216,7 @@ class FsspecBlobStore:
             else:
                 decompressor = zstandard.ZstdDecompressor()
             params = zstandard.get_frame_parameters(frame)
-            if params.content_size > MAX_BLOB_BYTES:
+            if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > MAX_BLOB_BYTES:
                 raise corrupt(f"claims {params.content_size} bytes")
             data = decompressor.decompress(frame, max_output_size=MAX_BLOB_BYTES)
         except zstandard.ZstdError as exc:

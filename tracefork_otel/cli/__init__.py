@@ -52,12 +52,13 @@ def _register() -> None:
     from tracefork_otel.cli.fork import fork
     from tracefork_otel.cli.record import record
     from tracefork_otel.cli.replay import replay, verify
+    from tracefork_otel.cli.report import report
     from tracefork_otel.cli.runs import runs
     from tracefork_otel.cli.show import show
     from tracefork_otel.cli.transfer import export_, import_
     from tracefork_otel.cli.validate import validate_
 
-    for command in (demo, record, runs, show, replay, verify, fork, blame, validate_, export_, import_):
+    for command in (demo, record, runs, show, replay, verify, fork, blame, validate_, export_, import_, report):
         cli.add_command(command)
 
 

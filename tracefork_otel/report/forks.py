@@ -47,13 +47,18 @@ class ForkNode:
             "trace_id": self.trace_id,
             "name": self.name,
             "fork_step": self.fork_step,
-            "started": _iso(self.start_time_unix_nano),
+            "started": self.started,
             "replayed": self.replayed,
             "recorded": self.recorded,
             "found": self.found,
             "current": self.current,
             "children": [c.to_json() for c in self.children],
         }
+
+    @property
+    def started(self) -> str:
+        """When the run started, as ``YYYY-MM-DD HH:MM:SS UTC`` (empty when unknown)."""
+        return _iso(self.start_time_unix_nano)
 
     def walk(self) -> list[ForkNode]:
         """This node and every node below it, depth first."""

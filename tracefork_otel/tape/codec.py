@@ -59,7 +59,7 @@ def decode_bundle(data: bytes, *, source: str = "tape") -> Bundle:
         raise TapeError(f"{source}: {what}")
     try:
         params = zstandard.get_frame_parameters(data[len(MAGIC) :])
-        if params.content_size > MAX_BUNDLE_BYTES:
+        if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > MAX_BUNDLE_BYTES:
             raise TapeError(f"{source}: claims {params.content_size} bytes, over the limit")
         raw = zstandard.ZstdDecompressor().decompress(data[len(MAGIC) :], max_output_size=MAX_BUNDLE_BYTES)
     except zstandard.ZstdError as exc:

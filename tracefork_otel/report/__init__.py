@@ -1,0 +1,65 @@
+"""The HTML report of one run: ``tfotel report TRACE_ID -o run.html``.
+
+One self-contained file (inline CSS and JS, no network): the run's timeline, each
+exchange's request and response (SSE streams reassembled into their Message, the raw
+events alongside), the newest blame with its intervals, and the fork tree. ``model``
+gathers what is shown, ``body`` bounds each body, ``forks`` walks the fork tree,
+``html`` renders the page.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from tracefork_otel.errors import ConfigError
+from tracefork_otel.report.body import BODY_LIMIT, Body, body_from_bytes, read_body
+from tracefork_otel.report.forks import ForkNode, fork_tree
+from tracefork_otel.report.html import DATA_ELEMENT_ID, embed_json, render_html
+from tracefork_otel.report.model import REPORT_SCHEMA, BlameSummary, Report, StepView, blame_summary, build_report
+
+__all__ = [
+    "BODY_LIMIT",
+    "DATA_ELEMENT_ID",
+    "REPORT_SCHEMA",
+    "BlameSummary",
+    "Body",
+    "ForkNode",
+    "Report",
+    "StepView",
+    "blame_summary",
+    "body_from_bytes",
+    "build_report",
+    "embed_json",
+    "fork_tree",
+    "read_body",
+    "render_html",
+    "write_report",
+]
+
+
+def write_report(report: Report, path: Path) -> int:
+    """Render ``report`` to ``path`` atomically (a reader never sees half a page); return its size in bytes.
+
+    Raises:
+        ConfigError: the folder does not exist or the file cannot be written.
+    """
+    data = render_html(report).encode("utf-8")
+    path = path.expanduser()
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ConfigError(f"cannot write {path}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return len(data)
