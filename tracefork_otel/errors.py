@@ -9,6 +9,7 @@ in one place::
     │   ├── BlobNotFoundError(FileNotFoundError)
     │   └── BlobIntegrityError(ValueError)   bytes read do not hash to their name
     ├── TapeError(ValueError)            corrupt, foreign or too-new tape / bundle
+    │   └── TapeRedactedError            redacted at record time: inspect it, never replay it
     ├── TraceNotFoundError               unknown trace id in a source
     ├── SourceError                      backend unreachable, refused, timed out, bad body
     ├── RebuildError                     spans + blobs do not make a complete tape
@@ -56,6 +57,22 @@ class BlobIntegrityError(BlobError, ValueError):
 
 class TapeError(TraceforkError, ValueError):
     """A tape or ``.tftape`` bundle is corrupt, foreign, or of a newer schema."""
+
+
+class TapeRedactedError(TapeError):
+    """The tape's bytes were redacted when it was recorded, so replaying it cannot be bit-exact.
+
+    Attributes:
+        step: the first redacted step.
+    """
+
+    def __init__(self, trace_id: str, step: int) -> None:
+        super().__init__(
+            f"tape {trace_id} was redacted at record time (from step {step}): inspect it with tfotel show or"
+            " tfotel export; replay is not bit-exact"
+        )
+        self.trace_id = trace_id
+        self.step = step
 
 
 class TraceNotFoundError(TraceforkError, LookupError):

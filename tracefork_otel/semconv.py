@@ -107,6 +107,9 @@ RESPONSE_HEADERS: Final = "tracefork.response.headers"
 """The allow-listed response headers replay needs, as ``name: value`` strings."""
 RECORD_ERROR: Final = "tracefork.record.error"
 """Why recording this exchange (or run) failed; the agent's call itself went through."""
+REDACTED: Final = "tracefork.redacted"
+"""True when a redaction hook changed this exchange's bytes (on the root span: any exchange's) before they
+were hashed and stored: the run can be inspected, not replayed bit-exact."""
 
 # --- tracefork.* attributes on the run's root span ----------------------------------
 

@@ -68,6 +68,7 @@ def tape_spans(tape: Tape, blob_store_url: str) -> list[SpanRecord]:
             semconv.RUN_DRAWS: len(tape.draws),
             semconv.RUN_PARTIAL: tape.partial,
             semconv.BLOB_STORE: blob_store_url,
+            **({semconv.REDACTED: True} if tape.first_redacted_step() is not None else {}),
             **(
                 {semconv.FORK_PARENT_TRACE_ID: tape.parent_trace_id, semconv.FORK_STEP: tape.fork_step}
                 if tape.parent_trace_id
@@ -109,6 +110,8 @@ def tape_spans(tape: Tape, blob_store_url: str) -> list[SpanRecord]:
             attrs[semconv.RESPONSE_INCOMPLETE] = True
         if ex.error_type:
             attrs[semconv.ERROR_TYPE] = ex.error_type
+        if ex.redacted:
+            attrs[semconv.REDACTED] = True
         spans.append(
             SpanRecord(
                 trace_id=tape.trace_id,

@@ -10,14 +10,28 @@ from __future__ import annotations
 import enum
 import math
 import random
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tracefork_otel.blame.strategy import BudgetExhausted
-from tracefork_otel.demo import demo_policy
+from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.demo import ReceivedRequest, demo_policy
+from tracefork_otel.tape import Tape
 from tracefork_otel.wire import message
+
+API_KEY = "sk-test"
+AGENT = "tracefork_otel.demo.agent:run"
+ORACLE = "tracefork_otel.demo.agent:oracle"
+ESTIMATE_LINE = re.compile(
+    r"^blame (?P<id>[0-9a-f]{32}): 3 steps; expected ~(?P<expected>\d+) agent runs \(worst (?P<worst>\d+)\),"
+    r" ~\d+ tokens per run, ~\$\d+\.\d\d \(worst \$\d+\.\d\d\)$"
+)
+"""The cost estimate ``tfotel blame`` prints on stderr before it spends anything (for a 3-step run)."""
+PROGRESS_LINE = re.compile(r"^blame: (?P<runs>\d+) runs \(~\d+ expected\), last fork at step \d$")
 
 
 class Mode(enum.Enum):
@@ -114,37 +128,86 @@ class RiskyRefundPolicy:
     """`demo_policy` as a stochastic model: the refund amount goes wrong (x10) with probability ``p_wrong``.
 
     Innocent steps vary their wording: the lookup reply gets a random harmless text
-    block, the closing answer a random sign-off. Seeded, and thread-safe (one lock
-    around the random source), so concurrent forks may call it.
+    block, the closing answer a random sign-off. Seeded and thread-safe (a lock around
+    the random sources), so concurrent forks may call it. The k-th refund request is
+    wrong iff the k-th draw of its own seeded sequence is: forks that run at once only
+    swap their draws, so the successes in each batch of forks, and hence the blame, do
+    not depend on thread timing.
     """
 
     def __init__(self, seed: int, p_wrong: float = 0.4) -> None:
-        self._rng = random.Random(seed)
+        self._refund_rng = random.Random(f"refund:{seed}")
+        self._wording_rng = random.Random(f"wording:{seed}")
         self._lock = threading.Lock()
         self.p_wrong = p_wrong
+        self.refunds = 0
         self.wrong_refunds = 0
 
-    def _draw(self) -> tuple[float, str, str]:
+    def _wording(self, choices: tuple[str, ...]) -> str:
         with self._lock:
-            return self._rng.random(), self._rng.choice(ASIDES), self._rng.choice(SIGN_OFFS)
+            return self._wording_rng.choice(choices)
+
+    def _goes_wrong(self) -> bool:
+        with self._lock:
+            wrong = self._refund_rng.random() < self.p_wrong
+            self.refunds += 1
+            self.wrong_refunds += wrong
+            return wrong
 
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
         reply = demo_policy(request)
-        roll, aside, sign_off = self._draw()
         content = reply["content"]
         uses = [b for b in content if b["type"] == "tool_use"]
         text = "".join(b["text"] for b in content if b["type"] == "text") or None
         if uses and uses[0]["name"] == "lookup_order":
-            return message(aside, tool_use=uses, request=request)
+            return message(self._wording(ASIDES), tool_use=uses, request=request)
         if uses and uses[0]["name"] == "issue_refund":
             refund = dict(uses[0]["input"])
-            if roll < self.p_wrong and isinstance(refund.get("amount"), int | float):
+            if self._goes_wrong() and isinstance(refund.get("amount"), int | float):
                 refund["amount"] = round(refund["amount"] * 10, 2)
-                with self._lock:
-                    self.wrong_refunds += 1
             return message(tool_use={"name": "issue_refund", "input": refund}, request=request)
+        sign_off = self._wording(SIGN_OFFS)
         return message(f"{text} {sign_off}" if text else sign_off, request=request)
 
 
 DECISIVE_STEP = 1
 """The tape step where the demo agent's model picks the refund amount (0 lookup, 1 refund, 2 answer)."""
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """A demo-agent run that failed the demo oracle, recorded against the risky model."""
+
+    trace_id: str
+    tape: Tape
+    store: BlobStore
+    attempts: int
+    home: Path
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def only_error_line(self) -> str:
+        """The one ``tfotel: error:`` line of a bad-input exit: exit 2, no traceback, the last stderr line."""
+        assert self.code == 2, (self.code, self.out, self.err)
+        assert "Traceback" not in self.err
+        lines = self.err.rstrip("\n").splitlines()
+        assert lines and lines[-1].startswith("tfotel: error: "), lines
+        assert [line for line in lines if line.startswith("tfotel: error: ")] == [lines[-1]]
+        return lines[-1]
+
+
+def final_answers(requests: list[ReceivedRequest]) -> int:
+    """Agent runs behind ``requests``: every fork ends with exactly one step-2 request (five messages)."""
+    return sum(len(r.json().get("messages", [])) == 5 for r in requests)
+
+
+def forks_at(requests: list[ReceivedRequest]) -> dict[int, int]:
+    """Forks per step: a fork at step s sends steps s..2 live, so its first request has 2s + 1 messages."""
+    sizes = [len(r.json().get("messages", [])) for r in requests]
+    sent = {step: sizes.count(2 * step + 1) for step in range(3)}
+    return {0: sent[0], 1: sent[1] - sent[0], 2: sent[2] - sent[1]}

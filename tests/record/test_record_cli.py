@@ -73,7 +73,8 @@ def test_runs_lists_the_run(demo_home: tuple[Path, dict[str, Any], Path]) -> Non
     (run,) = json.loads(result.stdout)["runs"]
     assert run["trace_id"] == output["trace_id"]
     assert run["exchanges"] == 3
-    assert run["name"] == "invoke_agent refund-desk" or run["name"] == "refund-desk"
+    assert run["name"] == "invoke_agent refund-desk"
+    assert run["partial"] is False
     text = tfotel_in_process("runs", home=home)
     assert output["trace_id"] in text.stdout
 
@@ -169,7 +170,10 @@ ERROR_CASES: dict[str, tuple[list[str], str]] = {
     "truncated tape": (["import", "{tmp}/truncated.tftape"], "truncated"),
     "not a tape": (["import", "{tmp}/notes.txt"], "not a .tftape"),
     "missing file": (["import", "{tmp}/missing.tftape"], "missing.tftape"),
-    "agent module missing": (["record", "--agent", "nosuchmodule_tf:fn", "--base-url", "http://127.0.0.1:9"], ""),
+    "agent module missing": (
+        ["record", "--agent", "nosuchmodule_tf:fn", "--base-url", "http://127.0.0.1:9"],
+        "nosuchmodule_tf",
+    ),
     "agent function missing": (["record", "--agent", "os:nosuchfn", "--base-url", "http://127.0.0.1:9"], "nosuchfn"),
     "no api key": (["record", "--agent", "tracefork_otel.demo.agent:run"], "ANTHROPIC_API_KEY"),
     "garbage span store": (["runs"], "spans.sqlite3"),

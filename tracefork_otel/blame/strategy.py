@@ -85,10 +85,21 @@ class _Counter:
         self.runs = 0
 
     def estimate(self, step: int, count: int, base: VEstimate | None = None) -> VEstimate:
-        results = self._sampler.sample(step, count)
-        self.runs += len(results)
+        """``count`` more runs at ``step``; raises ``BudgetExhausted`` rather than return fewer.
+
+        A sampler may return fewer runs than asked when its budget allows only some; the
+        strategy must not then decide on the short estimate (one run could clear the whole
+        run as blameless), so the rest is asked for, and the sampler's budget says stop.
+        """
         estimate = base or VEstimate(step, 0, 0)
-        return estimate.plus(sum(results), len(results))
+        while count > 0:
+            results = self._sampler.sample(step, count)
+            if not results:
+                raise BudgetExhausted("the sampler returned no runs")
+            self.runs += len(results)
+            estimate = estimate.plus(sum(results), len(results))
+            count -= len(results)
+        return estimate
 
 
 def _measured(step: int, upper: VEstimate, lower: VEstimate) -> StepScore:

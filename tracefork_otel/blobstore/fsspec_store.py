@@ -30,17 +30,27 @@ import fsspec
 import zstandard
 from fsspec.implementations.local import LocalFileSystem
 
+from tracefork_otel._zstd import FrameTooLarge, decompress_capped
 from tracefork_otel.blobstore.base import is_digest, sha256_hex
 from tracefork_otel.errors import BlobError, BlobIntegrityError, BlobNotFoundError, ConfigError
 
 logger = logging.getLogger(__name__)
 
 MAGIC = b"TFB1"
-MAX_CHAIN_DEPTH = 8
+MAX_CHAIN_DEPTH = 64
 MAX_BLOB_BYTES = 256 * 1024 * 1024
 """Largest blob a read will decompress; a bigger claim is treated as corruption."""
+MAX_READ_BYTES = 4 * MAX_BLOB_BYTES
+"""Most bytes one ``get`` decompresses, the blob and every base on its chain together.
+
+A chain is at most ``MAX_CHAIN_DEPTH`` deep and each blob names at most 255 bases, so a
+crafted store could otherwise make one read decode the same bases again and again
+(exponential in the depth) or join gigabytes into one dictionary. One read decodes
+each distinct base once, and stops at this budget."""
 _CACHE_BYTES = 32 * 1024 * 1024
 _ZSTD_LEVEL = 3
+_ZSTD_LEVEL_ALONE = 9
+"""A blob stored on its own starts a chain that later blobs lean on: worth compressing harder."""
 
 
 class _LruBytes:
@@ -133,7 +143,7 @@ class FsspecBlobStore:
             dictionary = zstandard.ZstdCompressionDict(b"".join(base_bytes), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
             frame = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, dict_data=dictionary).compress(data)
         else:
-            frame = zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(data)
+            frame = zstandard.ZstdCompressor(level=_ZSTD_LEVEL_ALONE).compress(data)
         header = MAGIC + bytes([depth, len(used)]) + b"".join(bytes.fromhex(b) for b in used)
         return header + frame, depth
 
@@ -173,11 +183,11 @@ class FsspecBlobStore:
         cached = self._cache.get(digest)
         if cached is not None:
             return cached[0]
-        data, depth = self._read(digest, MAX_CHAIN_DEPTH + 1)
+        data, depth = self._read(digest, MAX_CHAIN_DEPTH + 1, _ReadBudget())
         self._cache.put(digest, data, depth)
         return data
 
-    def _read(self, digest: str, budget: int) -> tuple[bytes, int]:
+    def _read(self, digest: str, budget: int, work: _ReadBudget) -> tuple[bytes, int]:
         path = self._path(digest)
         try:
             blob = self._fs.cat_file(path)
@@ -185,13 +195,13 @@ class FsspecBlobStore:
             raise BlobNotFoundError(digest, self._url) from exc
         except Exception as exc:
             raise BlobError(f"cannot read blob {digest[:16]}… from {self._url}: {exc}") from exc
-        data, depth = self._decode(digest, blob, budget)
+        data, depth = self._decode(digest, blob, budget, work)
         actual = sha256_hex(data)
         if actual != digest:
             raise BlobIntegrityError(digest, actual, self._url)
         return data, depth
 
-    def _decode(self, digest: str, blob: bytes, budget: int) -> tuple[bytes, int]:
+    def _decode(self, digest: str, blob: bytes, budget: int, work: _ReadBudget) -> tuple[bytes, int]:
         def corrupt(why: str) -> BlobIntegrityError:
             err = BlobIntegrityError(digest, "unreadable", self._url)
             err.args = (f"blob {digest[:16]}… in {self._url} is corrupt: {why}",)
@@ -208,25 +218,39 @@ class FsspecBlobStore:
         try:
             if bases:
                 try:
-                    base_bytes = b"".join(self._base(b, budget - 1) for b in bases)
+                    parts = [self._base(b, budget - 1, work) for b in bases]
                 except BlobNotFoundError as exc:  # the blob is here but points at nothing: damaged
                     raise corrupt(f"its base {exc.digest[:16]}… is missing") from exc
+                if sum(len(part) for part in parts) > MAX_BLOB_BYTES:
+                    raise corrupt(f"its bases add up to more than {MAX_BLOB_BYTES} bytes")
+                base_bytes = b"".join(parts)
                 dictionary = zstandard.ZstdCompressionDict(base_bytes, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
                 decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
             else:
                 decompressor = zstandard.ZstdDecompressor()
-            params = zstandard.get_frame_parameters(frame)
-            if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > MAX_BLOB_BYTES:
-                raise corrupt(f"claims {params.content_size} bytes")
-            data = decompressor.decompress(frame, max_output_size=MAX_BLOB_BYTES)
+            data = decompress_capped(decompressor, frame, min(MAX_BLOB_BYTES, work.left))
+        except FrameTooLarge as exc:
+            if work.left < MAX_BLOB_BYTES and (exc.size <= MAX_BLOB_BYTES or not exc.declared):
+                raise corrupt(f"its chain of bases expands to more than {MAX_READ_BYTES} bytes") from exc
+            raise corrupt(str(exc)) from exc
         except zstandard.ZstdError as exc:
             raise corrupt(f"zstd: {exc}") from exc
+        work.left -= len(data)
         return data, depth
 
-    def _base(self, digest: str, budget: int) -> bytes:
-        cached = self._cache.get(digest)
+    def _base(self, digest: str, budget: int, work: _ReadBudget) -> bytes:
+        cached = self._cache.get(digest) or work.decoded.get(digest)
         if cached is not None:
             return cached[0]
-        data, depth = self._read(digest, budget)
+        data, depth = self._read(digest, budget, work)
         self._cache.put(digest, data, depth)
+        work.decoded[digest] = (data, depth)
         return data
+
+
+class _ReadBudget:
+    """What one ``get`` may still decompress, and the bases it already decoded (each is decoded once)."""
+
+    def __init__(self) -> None:
+        self.left = MAX_READ_BYTES
+        self.decoded: dict[str, tuple[bytes, int]] = {}

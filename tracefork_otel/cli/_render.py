@@ -58,9 +58,10 @@ def runs_text(runs: list[RunSummary]) -> str:
     lines = [f"{'trace id':<32}  {'started (UTC)':<19}  {'steps':>5}  {'tokens in/out':>13}  {'ms':>7}  name"]
     for r in runs:
         flags = (" partial" if r.partial else "") + (f" errors={r.errors}" if r.errors else "")
+        name = r.name or "(no root span)"  # killed mid-run, or still recording
         lines.append(
             f"{r.trace_id}  {_when(r.start_time_unix_nano):<19}  {r.exchanges:>5}  "
-            f"{f'{r.input_tokens}/{r.output_tokens}':>13}  {r.duration_ns / 1e6:>7.0f}  {r.name}{flags}"
+            f"{f'{r.input_tokens}/{r.output_tokens}':>13}  {r.duration_ns / 1e6:>7.0f}  {name}{flags}"
         )
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""What the record path needs to know, resolved once: blob store, tracer, strictness, content capture.
+"""What the record path needs to know, resolved once: blob store, tracer, strictness, content capture, redaction.
 
 Precedence: an argument to ``instrument()`` / ``record_run()``, then the environment
 variable, then the default.
@@ -6,14 +6,21 @@ variable, then the default.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from opentelemetry import trace
 
 from tracefork_otel import environment_variables as env
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore, open_blob_store
+from tracefork_otel.errors import ConfigError
+
+Redactor = Callable[[Literal["request", "response"], bytes], bytes]
+"""``redact(kind, body) -> body``: rewrites a request or response body before it is hashed and stored."""
 
 
 @dataclass(frozen=True)
@@ -25,29 +32,62 @@ class RecordConfig:
     """Raise recording failures into the agent (and write synchronously) instead of logging them."""
     capture_content: bool = False
     """Put message content on spans (``gen_ai.input.messages`` / ``gen_ai.output.messages``)."""
+    redact: Redactor | None = None
+    """Applied to every request (``"request"``) and response (``"response"``) body on the background
+    writer, before hashing, storage and span attributes. Exchanges it changed are marked
+    ``tracefork.redacted``: they can be inspected, not replayed. If it raises, nothing of that
+    exchange is stored (the span carries ``tracefork.record.error``)."""
 
     def tracer(self) -> trace.Tracer:
-        # Looked up per use so a provider configured after instrument() is honoured.
-        return trace.get_tracer(semconv.INSTRUMENTATION_SCOPE)
+        return _tracer()
+
+
+@functools.cache
+def _tracer() -> trace.Tracer:
+    # One lookup per process (~40 µs each): before an SDK provider is set this is the API's
+    # proxy tracer, which switches to the real provider once one is set.
+    return trace.get_tracer(semconv.INSTRUMENTATION_SCOPE)
+
+
+_stores: dict[str, BlobStore] = {}
+
+
+def _store(url: str | None) -> BlobStore:
+    """One store object per URL for the record path, so its caches (the previous exchange
+    for delta compression, folders already made) outlive a single run."""
+    key = url or env.blob_url()
+    with _lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = open_blob_store(key)
+        return store
 
 
 _config: RecordConfig | None = None
-_lock = threading.Lock()
+_lock = threading.RLock()  # get() holds it while resolve() opens the store through _store()
 
 
 def resolve(
     blob_store: BlobStore | str | None = None,
     strict: bool | None = None,
     capture_content: bool | None = None,
+    redact: Redactor | None = None,
 ) -> RecordConfig:
-    """A config from arguments, falling back to the environment."""
-    store = open_blob_store(blob_store) if blob_store is None or isinstance(blob_store, str) else blob_store
+    """A config from arguments, falling back to the environment.
+
+    Raises:
+        ConfigError: ``redact`` is not callable.
+    """
+    if redact is not None and not callable(redact):
+        raise ConfigError(f"redact must be a function (kind, body) -> body, got {type(redact).__name__}")
+    store = _store(blob_store) if blob_store is None or isinstance(blob_store, str) else blob_store
     return RecordConfig(
         blob_store=store,
         strict=env.parse_bool(env.TFOTEL_STRICT, False) if strict is None else strict,
         capture_content=(
             env.parse_bool(env.TFOTEL_CAPTURE_CONTENT, False) if capture_content is None else capture_content
         ),
+        redact=redact,
     )
 
 

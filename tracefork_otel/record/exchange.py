@@ -177,11 +177,24 @@ class ExchangeRecorder:
 
     def _finish(self, end_ns: int, *, strict: bool = False) -> None:
         run, store = self._run, self._config.blob_store
-        body = b"".join(self._chunks)
+        request, body = self._body, b"".join(self._chunks)
+        redacted = False
+        if self._config.redact is not None:
+            try:
+                request, body, redacted = self._redact(request, body)
+            except Exception as exc:
+                # Never store (or describe) bytes the user asked to redact: nothing of this exchange is kept.
+                # The message is the exception's type only: its text could quote the content.
+                why = f"redaction failed: {type(exc).__qualname__}"
+                if strict:
+                    self._end_span(end_ns, why)
+                    raise
+                self._drop(why, end_ns)
+                return
         record_error: str | None = None
         try:
             bases = [d for d in (run.previous_request, run.previous_response) if d]
-            request_sha = store.put(self._body, bases=bases)
+            request_sha = store.put(request, bases=bases)
             response_sha = store.put(body, bases=[run.previous_response] if run.previous_response else [])
         except Exception as exc:
             if strict:
@@ -190,7 +203,7 @@ class ExchangeRecorder:
             record_error = f"{type(exc).__name__}: {exc}"
             # Each message names its blob; a dead store fails every put the same way: say it once.
             warn_once(record_error, key=f"put {store.url} {type(exc).__qualname__}")
-            request_sha, response_sha = sha256_hex(self._body), sha256_hex(body)
+            request_sha, response_sha = sha256_hex(request), sha256_hex(body)
         incomplete = self._stream and not self._complete
         exchange = Exchange(
             step=self.step,
@@ -206,15 +219,25 @@ class ExchangeRecorder:
             start_time_unix_nano=self._start_ns,
             end_time_unix_nano=end_ns,
             error_type=self._error_type,
+            redacted=redacted,
         )
         try:
-            self._set_attributes(exchange, body)
+            self._set_attributes(exchange, request, body)
         except Exception:
             logger.debug("could not set exchange attributes", exc_info=True)
         run.add_exchange(exchange, record_error)
         self._end_span(end_ns, record_error)
 
-    def _set_attributes(self, ex: Exchange, body: bytes) -> None:
+    def _redact(self, request: bytes, body: bytes) -> tuple[bytes, bytes, bool]:
+        """The bodies as the user's redaction hook rewrites them, and whether it changed either."""
+        redact = self._config.redact
+        assert redact is not None
+        new_request, new_body = redact("request", request), redact("response", body)
+        if not isinstance(new_request, bytes) or not isinstance(new_body, bytes):
+            raise TypeError("the redaction hook must return bytes")
+        return new_request, new_body, (new_request, new_body) != (request, body)
+
+    def _set_attributes(self, ex: Exchange, request_body: bytes, body: bytes) -> None:
         span, store = self._span, self._config.blob_store
         attrs: dict[str, AttributeValue] = {
             semconv.REQUEST_SHA256: ex.request_sha256,
@@ -229,9 +252,11 @@ class ExchangeRecorder:
             attrs[semconv.RESPONSE_HEADERS] = [f"{k}: {v}" for k, v in ex.response_headers]
         if ex.incomplete:
             attrs[semconv.RESPONSE_INCOMPLETE] = True
+        if ex.redacted:
+            attrs[semconv.REDACTED] = True
         if self._full:
             capture = self._config.capture_content
-            request = request_attributes(self._body, capture_content=capture)
+            request = request_attributes(request_body, capture_content=capture)
             attrs.update(request)
             if 200 <= ex.status_code < 300:
                 attrs.update(response_attributes(body, stream=ex.stream, capture_content=capture))

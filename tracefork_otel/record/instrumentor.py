@@ -21,6 +21,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.record import config as record_config
+from tracefork_otel.record.config import Redactor
 from tracefork_otel.record.transport import wrap_client
 
 logger = logging.getLogger(__name__)
@@ -67,11 +68,9 @@ class AnthropicRecordingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         from tracefork_otel.otel_setup import ensure_tracing
 
-        blob_store = kwargs.get("blob_store")
-        if blob_store is not None or kwargs.get("strict") is not None:
-            record_config.set_config(
-                record_config.resolve(blob_store, kwargs.get("strict"), kwargs.get("capture_content"))
-            )
+        settings = [kwargs.get(key) for key in ("blob_store", "strict", "capture_content", "redact")]
+        if any(value is not None for value in settings):
+            record_config.set_config(record_config.resolve(*settings))
         ensure_tracing(local_store=kwargs.get("local_store"))
         for cls in _client_classes():
             _patch(cls)
@@ -87,15 +86,21 @@ def instrument(
     strict: bool | None = None,
     capture_content: bool | None = None,
     local_store: bool | None = None,
+    redact: Redactor | None = None,
 ) -> None:
     """Record every Anthropic client created from now on (idempotent).
 
     Sets up the OTel SDK from the standard environment when nothing else has, and adds
     the local span store under ``TFOTEL_HOME`` (``local_store=False`` or
-    ``TFOTEL_LOCAL_STORE=false`` to skip it).
+    ``TFOTEL_LOCAL_STORE=false`` to skip it). ``redact`` is ``record_run``'s hook, for
+    every exchange recorded outside a ``record_run`` (and inside one that sets none).
     """
     AnthropicRecordingInstrumentor().instrument(
-        blob_store=blob_store, strict=strict, capture_content=capture_content, local_store=local_store
+        blob_store=blob_store,
+        strict=strict,
+        capture_content=capture_content,
+        local_store=local_store,
+        redact=redact,
     )
 
 

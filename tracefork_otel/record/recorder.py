@@ -15,6 +15,7 @@ from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.record import config as record_config
 from tracefork_otel.record import nondet as nondet_module
+from tracefork_otel.record.config import Redactor
 from tracefork_otel.record.nondet import Nondet
 from tracefork_otel.record.run import (
     RunState,
@@ -117,6 +118,7 @@ def record_run(
     attributes: Mapping[str, AttributeValue] | None = None,
     links: list[Link] | None = None,
     nondet_source: Nondet | None = None,
+    redact: Redactor | None = None,
 ) -> Iterator[Run]:
     """Record one agent run as one trace, rooted at an ``invoke_agent {name}`` span.
 
@@ -134,6 +136,13 @@ def record_run(
         attributes: extra attributes for the root span.
         links: span links for the root span (forks link to their parent trace).
         nondet_source: where drawn values come from (default: real values); they are logged either way.
+        redact: ``fn(kind, body) -> body``, applied to each request (``"request"``) and response
+            (``"response"``) body on the background writer before it is hashed, stored or read for
+            span attributes. Exchanges it changed carry ``tracefork.redacted``; such a run can be
+            inspected (``tfotel show``, ``tfotel export``) but is refused by replay, fork and blame.
+
+    Raises:
+        ConfigError: ``redact`` is not callable (before the run starts).
     """
     from tracefork_otel.otel_setup import ensure_tracing, flush_local
 
@@ -143,6 +152,7 @@ def record_run(
         blob_store if blob_store is not None else base.blob_store,
         strict if strict is not None else base.strict,
         capture_content if capture_content is not None else base.capture_content,
+        redact if redact is not None else base.redact,
     )
     tracer = config.tracer()
     root = tracer.start_span(
@@ -190,6 +200,8 @@ def _finish_run(state: RunState, failed: BaseException | None) -> None:
         semconv.RUN_DRAWS: len(state.nondet.draws),
         semconv.RUN_PARTIAL: partial,
     }
+    if any(ex.redacted for ex in exchanges):
+        attrs[semconv.REDACTED] = True
     if state.record_errors:
         attrs[semconv.RECORD_ERROR] = state.record_errors[0]
     if not flushed:

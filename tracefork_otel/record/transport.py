@@ -173,7 +173,9 @@ def recording_transport(inner: Any, run: RunState | None = None) -> Any:
     """Wrap a sync or async ``httpx``/``httpx2`` transport so it records."""
     sync_cls, async_cls = _build(_module_of(inner))
     if isinstance(inner, (sync_cls, async_cls)):
-        return inner
+        # Already recording: bind it to this run (a client reused across runs records into the newest).
+        wrapped: Any = inner
+        return wrapped if run is None or wrapped._run is run else type(wrapped)(wrapped.inner, run)
     mod = importlib.import_module(_module_of(inner))
     if isinstance(inner, mod.AsyncBaseTransport) and not isinstance(inner, mod.BaseTransport):
         return async_cls(inner, run)

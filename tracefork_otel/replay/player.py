@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tracefork_otel.blobstore import sha256_hex
-from tracefork_otel.errors import ReplayDivergence
+from tracefork_otel.errors import ReplayDivergence, TapeRedactedError
 from tracefork_otel.record.nondet import KIND_NEW_ID, KIND_NOW_ISO, KIND_RANDOM, Nondet
 from tracefork_otel.replay.verify import first_difference
 from tracefork_otel.tape.model import Draw, Exchange, Tape
@@ -47,9 +47,17 @@ class TapePlayer:
         blobs: the bytes of every blob the tape references, by digest (already verified).
         until_step: serve steps below this one only; a request after they are all served
             is "live" (forks). None: the whole tape, and any further request is a divergence.
+
+    Raises:
+        TapeRedactedError: the tape was redacted at record time (replay, fork and blame all
+            come through here).
     """
 
     def __init__(self, tape: Tape, blobs: Mapping[str, bytes], *, until_step: int | None = None) -> None:
+        redacted = tape.first_redacted_step()
+        if redacted is not None:
+            # Its bytes are not what the agent sent or got: no replay could be bit-exact.
+            raise TapeRedactedError(tape.trace_id, redacted)
         self.tape = tape
         self._blobs = blobs
         self._limit = len(tape.exchanges) if until_step is None else min(until_step, len(tape.exchanges))

@@ -84,6 +84,7 @@ def _exchange(span: SpanRecord, model_by_span: dict[str, str]) -> Exchange:
         end_time_unix_nano=span.end_time_unix_nano,
         request_model=model,
         error_type=error_type if isinstance(error_type, str) else "",
+        redacted=a.get(semconv.REDACTED) is True,
     )
 
 

@@ -70,8 +70,9 @@ def body_from_bytes(data: bytes, *, sha256: str = "", stream: bool, limit: int =
         message = message_from_sse(data)
         note = cut
         if message is not None and not _fits(message, limit):
-            message, note = None, f"the reassembled Message is over {_kib(limit)}; see the raw events" + (
-                f" ({cut})" if cut else ""
+            message, note = (
+                None,
+                f"the reassembled Message is over {_kib(limit)}; see the raw events" + (f" ({cut})" if cut else ""),
             )
         return Body(
             sha256,

@@ -69,7 +69,8 @@ def _ms(value: float) -> str:
 
 
 def _signed(value: float) -> str:
-    return f"{'+' if value >= 0 else '−'}{abs(value):.2f}"
+    sign = "+" if value >= 0 else "\u2212"  # a true minus sign lines up with the plus
+    return f"{sign}{abs(value):.2f}"
 
 
 def _pill(text: str, cls: str = "") -> str:
@@ -113,7 +114,8 @@ def _step_row(view: StepView, span_ms: float, report: Report) -> str:
     if cell is not None:
         title += _pill(f"blame {_signed(cell.score)} · #{cell.rank}", "warn" if cell.score > 0 else "")
     kind = "SSE" + (" (incomplete)" if s.incomplete else "") if s.stream else "JSON"
-    meta = " · ".join(x for x in (s.model, kind, f"HTTP {s.status_code or '?'}", s.finish_reason) if x)
+    finish = s.finish_reason if s.tool_calls else ""  # otherwise it is the row's title already
+    meta = " · ".join(x for x in (s.model, kind, f"HTTP {s.status_code or '?'}", finish) if x)
     tokens = "—" if s.input_tokens is None else f"{s.input_tokens:,}"
     out = "—" if s.output_tokens is None else f"{s.output_tokens:,}"
     x = min(view.offset_ms / span_ms * 1000, 996.0)
@@ -149,11 +151,10 @@ def _timeline(report: Report) -> str:
 
 
 def _domain(blame: BlameSummary) -> tuple[float, float]:
-    values = [0.0] + [v for c in blame.cells.values() for v in (c.score, c.ci_low, c.ci_high) if math.isfinite(v)]
-    lo, hi = min(values), max(values)
-    if hi - lo < 0.2:
-        lo, hi = lo - 0.1, hi + 0.1
-    return math.floor(lo * 10) / 10, math.ceil(hi * 10) / 10
+    # Symmetric around 0, so the zero line sits under the axis's middle label.
+    values = [abs(v) for c in blame.cells.values() for v in (c.score, c.ci_low, c.ci_high) if math.isfinite(v)]
+    end = max(0.2, math.ceil(max(values, default=0.0) * 10) / 10)
+    return -end, end
 
 
 def _blame_row(step: int, cell: Any, lo: float, hi: float) -> str:
@@ -175,7 +176,7 @@ def _blame_row(step: int, cell: Any, lo: float, hi: float) -> str:
     return (
         f'<button type="button" class="blame-row" data-step="{step}" aria-selected="false"'
         f' title="step {step}: {_signed(cell.score)} [{_signed(cell.ci_low)}, {_signed(cell.ci_high)}]">'
-        f'<span class="rank">#{cell.rank or "–"}</span><span class="label">step {step}</span>{svg}'
+        f'<span class="rank">#{cell.rank or "-"}</span><span class="label">step {step}</span>{svg}'
         f'<span class="val"><b>{_signed(cell.score)}</b> <span>[{_signed(cell.ci_low)}, {_signed(cell.ci_high)}]'
         f" n={cell.samples}</span></span></button>"
     )
@@ -196,7 +197,7 @@ def _blame(blame: BlameSummary) -> str:
     facts.append(f"blame trace <code>{_e(blame.trace_id)}</code>")
     return (
         '<section class="card" id="blame" aria-labelledby="blame-h">'
-        '<header><h2 id="blame-h">Blame</h2><span class="sub">harm = V(step) − V(step + 1), with 95% intervals'
+        '<header><h2 id="blame-h">Blame</h2><span class="sub">harm = V(step) &minus; V(step + 1), with 95% intervals'
         "</span></header>"
         f'<div class="blame-meta">{" · ".join(facts)}</div>'
         f'<div class="card-body"><div class="rows">{rows}</div>'

@@ -88,6 +88,32 @@ WHERE parent_span_id IS NULL AND name = ? AND json_extract(attributes, '$."' || 
 ORDER BY start_ns DESC LIMIT 1
 """
 
+# A run whose process died before its root span ended has exchange spans but no root:
+# such traces are listed too (newest first, partial), found through the two partial
+# indexes rather than a walk of every span.
+_LIST_UNSEALED: Final = """
+WITH unsealed AS (
+    SELECT trace_id FROM spans WHERE is_exchange = 1
+    EXCEPT
+    SELECT trace_id FROM spans WHERE parent_span_id IS NULL
+),
+firsts AS (
+    SELECT s.trace_id, MIN(s.start_ns) AS start_ns
+    FROM unsealed JOIN spans AS s ON s.trace_id = unsealed.trace_id
+    GROUP BY s.trace_id
+    ORDER BY start_ns DESC, s.trace_id
+    LIMIT :limit
+)
+SELECT firsts.trace_id, '', firsts.start_ns, MAX(s.end_ns) - firsts.start_ns,
+       SUM(s.is_exchange),
+       COALESCE(SUM(s.input_tokens), 0),
+       COALESCE(SUM(s.output_tokens), 0),
+       SUM(s.status_code = :error),
+       1
+FROM firsts JOIN spans AS s ON s.trace_id = firsts.trace_id
+GROUP BY firsts.trace_id
+"""
+
 _SELECT_TRACE: Final = f"SELECT {_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id"
 _FORKS_OF: Final = f"""
 SELECT {_COLUMNS} FROM spans
@@ -130,7 +156,7 @@ class RunSummary:
     trace_id: str
     """The run id: 32 lowercase hex digits."""
     name: str
-    """The root span's name (``invoke_agent {name}``, ``tracefork.blame``…)."""
+    """The root span's name (``invoke_agent {name}``, ``tracefork.blame``…); "" when the trace has no root span."""
     start_time_unix_nano: int
     duration_ns: int
     exchanges: int
@@ -253,7 +279,9 @@ class SpanStore:
         """The newest ``limit`` runs: root spans of agent runs and blame reports, newest first.
 
         A run is a root span whose trace has exchange spans (``tracefork.step``), or whose
-        name starts with ``invoke_agent`` or is ``tracefork.blame``.
+        name starts with ``invoke_agent`` or is ``tracefork.blame``. A trace with exchange
+        spans and no root span at all (its process was killed mid-run, or it is still
+        recording) is listed too: unnamed, and partial.
 
         Raises:
             StoreError: the file cannot be read.
@@ -264,6 +292,8 @@ class SpanStore:
             "error": int(StatusCode.ERROR),
             "limit": limit,
         }
+        rows = self._query(_LIST_RUNS, params) + self._query(_LIST_UNSEALED, params)
+        rows.sort(key=lambda row: (-row[2], row[0]))
         return [
             RunSummary(
                 trace_id=trace_id,
@@ -276,9 +306,7 @@ class SpanStore:
                 errors=errors,
                 partial=bool(partial),
             )
-            for trace_id, name, start, duration, exchanges, input_tokens, output_tokens, errors, partial in (
-                self._query(_LIST_RUNS, params)
-            )
+            for trace_id, name, start, duration, exchanges, input_tokens, output_tokens, errors, partial in rows[:limit]
         ]
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ import zstandard
 from google.protobuf.message import DecodeError
 
 from tracefork_otel._proto.tracefork.v1 import tape_pb2
+from tracefork_otel._zstd import FrameTooLarge, decompress_capped
 from tracefork_otel.blobstore.base import sha256_hex
 from tracefork_otel.errors import TapeError
 from tracefork_otel.tape.model import SCHEMA_VERSION, Tape
@@ -21,7 +22,7 @@ from tracefork_otel.tape.model import SCHEMA_VERSION, Tape
 MAGIC = b"TFTAPE1\n"
 BUNDLE_MAGIC = "tracefork.tape"
 MAX_BUNDLE_BYTES = 1024 * 1024 * 1024
-"""Largest decompressed bundle a reader accepts."""
+"""Largest decompressed bundle a reader accepts (a bigger one is refused before it is held in memory)."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,9 @@ def decode_bundle(data: bytes, *, source: str = "tape") -> Bundle:
         what = "empty file" if not data else "not a .tftape file (bad magic)"
         raise TapeError(f"{source}: {what}")
     try:
-        params = zstandard.get_frame_parameters(data[len(MAGIC) :])
-        if params.content_size != zstandard.CONTENTSIZE_UNKNOWN and params.content_size > MAX_BUNDLE_BYTES:
-            raise TapeError(f"{source}: claims {params.content_size} bytes, over the limit")
-        raw = zstandard.ZstdDecompressor().decompress(data[len(MAGIC) :], max_output_size=MAX_BUNDLE_BYTES)
+        raw = decompress_capped(zstandard.ZstdDecompressor(), data[len(MAGIC) :], MAX_BUNDLE_BYTES)
+    except FrameTooLarge as exc:
+        raise TapeError(f"{source}: {exc}, over the limit of {MAX_BUNDLE_BYTES}") from exc
     except zstandard.ZstdError as exc:
         raise TapeError(f"{source}: corrupt or truncated ({exc})") from exc
     msg = tape_pb2.Bundle()

@@ -34,6 +34,8 @@ class Exchange:
     end_time_unix_nano: int = 0
     request_model: str = ""
     error_type: str = ""
+    redacted: bool = False
+    """A redaction hook changed the stored bytes: the exchange can be inspected, not replayed."""
 
     def header(self, name: str) -> str | None:
         """A kept response header's value, by lowercase name."""
@@ -80,6 +82,10 @@ class Tape:
         """This tape with ``digest`` set from its content."""
         return replace(self, digest=self.computed_digest())
 
+    def first_redacted_step(self) -> int | None:
+        """The first step whose bytes a redaction hook changed, or None for a replayable tape."""
+        return next((ex.step for ex in self.exchanges if ex.redacted), None)
+
     def blob_digests(self) -> list[str]:
         """Every blob the tape references, in step order, without repeats."""
         seen: dict[str, None] = {}
@@ -120,6 +126,7 @@ class Tape:
                     end_time_unix_nano=ex.end_time_unix_nano,
                     request_model=ex.request_model,
                     error_type=ex.error_type,
+                    redacted=ex.redacted,
                 )
             )
         for draw in self.draws:
@@ -157,6 +164,7 @@ class Tape:
                     end_time_unix_nano=ex.end_time_unix_nano,
                     request_model=ex.request_model,
                     error_type=ex.error_type,
+                    redacted=ex.redacted,
                 )
                 for ex in msg.exchanges
             ),

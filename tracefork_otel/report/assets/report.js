@@ -138,7 +138,7 @@
         add(section, el("pre", "raw", body.raw));
       }
     }
-    if (body.sha256) add(section, el("p", "legend", "blob " + body.sha256));
+    if (body.sha256) add(section, el("p", "blob", "blob sha256 " + body.sha256));
     return section;
   }
 

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Exchange(_message.Message):
-    __slots__ = ("step", "request_sha256", "response_sha256", "method", "url_path", "status_code", "response_headers", "stream", "incomplete", "span_id", "start_time_unix_nano", "end_time_unix_nano", "request_model", "error_type")
+    __slots__ = ("step", "request_sha256", "response_sha256", "method", "url_path", "status_code", "response_headers", "stream", "incomplete", "span_id", "start_time_unix_nano", "end_time_unix_nano", "request_model", "error_type", "redacted")
     STEP_FIELD_NUMBER: _ClassVar[int]
     REQUEST_SHA256_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class Exchange(_message.Message):
     END_TIME_UNIX_NANO_FIELD_NUMBER: _ClassVar[int]
     REQUEST_MODEL_FIELD_NUMBER: _ClassVar[int]
     ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    REDACTED_FIELD_NUMBER: _ClassVar[int]
     step: int
     request_sha256: str
     response_sha256: str
@@ -36,7 +37,8 @@ class Exchange(_message.Message):
     end_time_unix_nano: int
     request_model: str
     error_type: str
-    def __init__(self, step: _Optional[int] = ..., request_sha256: _Optional[str] = ..., response_sha256: _Optional[str] = ..., method: _Optional[str] = ..., url_path: _Optional[str] = ..., status_code: _Optional[int] = ..., response_headers: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., stream: _Optional[bool] = ..., incomplete: _Optional[bool] = ..., span_id: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ..., request_model: _Optional[str] = ..., error_type: _Optional[str] = ...) -> None: ...
+    redacted: bool
+    def __init__(self, step: _Optional[int] = ..., request_sha256: _Optional[str] = ..., response_sha256: _Optional[str] = ..., method: _Optional[str] = ..., url_path: _Optional[str] = ..., status_code: _Optional[int] = ..., response_headers: _Optional[_Iterable[_Union[Header, _Mapping]]] = ..., stream: _Optional[bool] = ..., incomplete: _Optional[bool] = ..., span_id: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ..., request_model: _Optional[str] = ..., error_type: _Optional[str] = ..., redacted: _Optional[bool] = ...) -> None: ...
 
 class Header(_message.Message):
     __slots__ = ("name", "value")

@@ -1,0 +1,40 @@
+"""Fixtures of the report tests: a fresh ``TFOTEL_HOME``, and ``tfotel`` run in-process."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from report_support import CliResult
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``TFOTEL_HOME`` (local span store and blobs) for one test."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("TFOTEL_HOME", str(path))
+    monkeypatch.delenv("TFOTEL_BLOBS", raising=False)
+    monkeypatch.delenv("TFOTEL_SOURCE", raising=False)
+    return path
+
+
+@pytest.fixture
+def tfotel(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., CliResult]]:
+    """Run the ``tfotel`` console entry point in-process: ``tfotel("report", ID, ...) -> CliResult``."""
+    from tracefork_otel.cli import main
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["tfotel", *args])
+        code: Any = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code
+        captured = capsys.readouterr()
+        return CliResult(int(code or 0), captured.out, captured.err)
+
+    yield invoke
