@@ -85,8 +85,10 @@ def to_ui_model(traces_data: dict[str, Any]) -> dict[str, Any]:
                         "logs": [
                             {
                                 "timestamp": int(e["timeUnixNano"]) // 1000,
-                                "fields": [{"key": "event", "type": "string", "value": e.get("name", "")}]
-                                + _tags(e.get("attributes", [])),
+                                "fields": [
+                                    {"key": "event", "type": "string", "value": e.get("name", "")},
+                                    *_tags(e.get("attributes", [])),
+                                ],
                             }
                             for e in span.get("events", [])
                         ],
