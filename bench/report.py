@@ -11,7 +11,20 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("tracefork-otel", "anthropic", "httpx2", "opentelemetry-sdk", "opentelemetry-api", "zstandard", "fsspec")
+PACKAGES = (
+    "tracefork-otel",
+    "anthropic",
+    "httpx2",
+    "opentelemetry-sdk",
+    "opentelemetry-api",
+    "opentelemetry-exporter-otlp-proto-http",
+    "opentelemetry-exporter-otlp-proto-grpc",
+    "grpcio",
+    "zstandard",
+    "fsspec",
+    "opentelemetry-instrumentation-genai-anthropic",
+    "opentelemetry-instrumentation-anthropic",
+)
 
 
 def _version(dist: str) -> str:
@@ -98,6 +111,11 @@ def _grid(header: list[str], rows: list[list[str]], indent: str = "  ") -> list[
     return [line(header), indent + "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
+def _peers(versions: dict[str, str]) -> str:
+    names = ("opentelemetry-instrumentation-genai-anthropic", "opentelemetry-instrumentation-anthropic")
+    return " · ".join(f"{name} {versions.get(name, 'not recorded')}" for name in names)
+
+
 def _header(res: dict[str, Any]) -> list[str]:
     env = res["environment"]
     v = env["versions"]
@@ -107,6 +125,9 @@ def _header(res: dict[str, Any]) -> list[str]:
         f"load     1/5/15-min load average at start {env['load_start']} · at end {env.get('load_end')}",
         f"python   {env['implementation']} {env['python']} · anthropic {v['anthropic']} · httpx2 {v['httpx2']} · "
         f"opentelemetry-sdk {v['opentelemetry-sdk']} · zstandard {v['zstandard']} · fsspec {v['fsspec']}",
+        f"otlp     exporter-otlp-proto-http {v.get('opentelemetry-exporter-otlp-proto-http')} · "
+        f"-grpc {v.get('opentelemetry-exporter-otlp-proto-grpc')} · grpcio {v.get('grpcio')}",
+        f"peers    {_peers(v)}",
         f"source   tracefork-otel {v['tracefork-otel']} at git {env['git']}",
         "tracing  SDK TracerProvider + BatchSpanProcessor(no-op exporter), as in production: the Anthropic SDK's",
         "         own 'anthropic.messages.create' span is ON in every arm (global provider set).",
@@ -259,9 +280,9 @@ def _profile(res: dict[str, Any]) -> list[str]:
         return []
     out = [""]
     titles = {
-        "agent_path": "4. PROFILE, AGENT PATH  (cProfile on the agent thread, one 50-step recorded run; top tracefork "
+        "agent_path": "7. PROFILE, AGENT PATH  (cProfile on the agent thread, one 50-step recorded run; top tracefork "
         "functions by cumulative time, profiler-inflated)",
-        "writer_work": "5. PROFILE, WRITER WORK  (same run with strict=True, so the background job runs inline)",
+        "writer_work": "8. PROFILE, WRITER WORK  (same run with strict=True, so the background job runs inline)",
     }
     for key, title in titles.items():
         data = prof[key]
@@ -284,7 +305,10 @@ def _profile(res: dict[str, Any]) -> list[str]:
 
 
 def table(res: dict[str, Any]) -> str:
-    lines = _header(res) + _overhead(res) + _storage(res) + _stream(res) + _profile(res)
+    from bench import tables  # it imports this module's helpers
+
+    lines = _header(res) + _overhead(res) + _storage(res) + _stream(res)
+    lines += tables.replay(res) + tables.blame(res) + tables.exporter(res) + _profile(res)
     if res.get("notes"):
         lines += ["", "NOTES", *(f"   - {n}" for n in res["notes"])]
     return "\n".join(lines)

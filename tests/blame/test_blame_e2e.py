@@ -51,7 +51,9 @@ def test_blame_run_ranks_the_decisive_step_first(
         strategy=Bisection(batch=2),
         budget=Budget(price_for(DEMO_MODEL)),
         live=httpx2.HTTPTransport(),
-        client_kwargs={"api_key": API_KEY, "base_url": endpoint.base_url},
+        # No retries and a finite timeout: a fork that loses its connection must fail the test, not hang it
+        # (concurrent forks once closed the shared live transport under each other).
+        client_kwargs={"api_key": API_KEY, "base_url": endpoint.base_url, "max_retries": 0, "timeout": 60.0},
         perturb=None,
         perturb_name="resample",
         oracle_spec=ORACLE,
@@ -65,8 +67,9 @@ def test_blame_run_ranks_the_decisive_step_first(
     decisive = scores[DECISIVE_STEP]
     assert decisive.method == "measured" and decisive.rank == 1
     assert decisive.ci_low > 0 and decisive.score >= 0.3, decisive  # true harm 0.6
-    for innocent in (0, 2):
-        assert scores[innocent].score == 0.0 and scores[innocent].ci_low <= 0 <= scores[innocent].ci_high
+    for innocent in (0, 2):  # true harm 0: any score is noise, and the interval says so
+        assert scores[innocent].ci_low <= 0 <= scores[innocent].ci_high, scores[innocent]
+        assert scores[innocent].score < decisive.score
     # Every agent run the report counts is a real fork that reached the model; the prefix cost nothing.
     assert report.outcome.agent_runs == final_answers(sent)
     assert {s: e.n for s, e in report.outcome.estimates.items() if not e.exact} == {

@@ -88,11 +88,13 @@ def mean_runs_uniform(n: int) -> float:
 def test_bisection_runs_grow_like_log_n() -> None:
     """Runs grow no faster than log n (fixed k grows like n).
 
-    Measured (200 trials, cause anywhere): about 40 runs at n=10, 49 at 20, 62 at 50, 70
-    at 100, 85 at 200: +9 to +15 runs per doubling of n. Bisection has a constant part
-    (10 anchor runs, 2 x 10 to measure the drop) plus SPRT placements, one per level, so
-    runs(n) / runs(10) stays below log(n) / log(10) (what runs proportional to log n would
-    give); a linear strategy would multiply them by n / 10.
+    Measured (200 trials, cause anywhere): 42 runs at n=10, 49 at 20, 61 at 50, 72 at 100,
+    84 at 200: +7 to +12 runs per doubling of n. Bisection has a constant part (10 anchor
+    runs, 2 x 10 to measure the drop) plus SPRT placements, about one per level, so
+    runs(n) / runs(10) stays below log(n) / log(10) (1.70 at n=50, 2.30 at n=200: what runs
+    proportional to log n would give); measured 1.45 and 1.98. A linear strategy would
+    multiply them by n / 10. A late cause costs most (47 -> 76 runs from n=10 to 50, ratio
+    1.59): the path to it passes more midpoints on the high side of V.
     """
     sizes = (10, 20, 50, 100, 200)
     runs = {n: mean_runs_uniform(n) for n in sizes}

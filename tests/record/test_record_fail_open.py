@@ -146,17 +146,21 @@ def test_strict_mode_raises_a_streamed_failure_into_the_agent(
     assert len(endpoint.requests) == 1
 
 
-def test_strict_mode_fails_a_plain_call_through_the_sdk(serve: Callable[..., MessagesEndpoint], tmp_path: Path) -> None:
-    """A JSON body is read inside the SDK's ``send``, so the SDK reports the BlobError as a connection error."""
+def test_strict_mode_raises_a_plain_call_failure_into_the_agent_unwrapped(
+    serve: Callable[..., MessagesEndpoint], tmp_path: Path
+) -> None:
+    """The JSON body is read inside the SDK's ``send``: the BlobError still reaches the agent as itself, unretried."""
     (tmp_path / "f").write_text("not a folder")
     endpoint = serve(policy)
-    with pytest.raises(anthropic.APIConnectionError) as caught:
+    with pytest.raises(BlobError) as caught:
         run_agent(endpoint, str(tmp_path / "f" / "blobs"), strict=True)
-    assert isinstance(caught.value.__cause__, BlobError)
+    assert not isinstance(caught.value, anthropic.APIConnectionError)
+    assert len(endpoint.requests) == 1  # no retries of a request that was answered
     store = FullDiskStore(f"strict-{tmp_path.name}", capacity=0)
-    with pytest.raises(anthropic.APIConnectionError) as caught:
+    with pytest.raises(BlobError) as caught:
         run_agent(endpoint, store, strict=True)
     assert isinstance(caught.value.__cause__, OSError)
+    assert len(endpoint.requests) == 2
 
 
 def test_strict_mode_from_the_environment(

@@ -152,13 +152,21 @@ def mode_writer(base_url: str, runs: str, steps: str, marker: str) -> None:
     say(trace_ids=trace_ids)
 
 
-def mode_memory(runs: str, steps: str, warmup_runs: str, cache_bytes: str) -> None:
-    """Record ``runs`` × ``steps`` exchanges through a MockTransport; memory retained per exchange after warm-up."""
+def mode_memory(runs: str, steps: str, warmup_runs: str, cache_bytes: str, how: str = "record_run") -> None:
+    """Record ``runs`` × ``steps`` exchanges through a MockTransport; memory retained per exchange after warm-up.
+
+    ``how`` is ``record_run`` (one run per ``record_run``) or ``session`` (``instrument()``-style
+    recording: every exchange in one long-lived span of the user's, an implicit run).
+    """
+    import contextlib
+
     import httpx2
+    from opentelemetry import trace
 
     from tracefork_otel import record_run
     from tracefork_otel.blobstore import fsspec_store
-    from tracefork_otel.otel_setup import flush_local
+    from tracefork_otel.otel_setup import ensure_tracing, flush_local
+    from tracefork_otel.record.transport import wrap_client
     from tracefork_otel.record.writer import get_writer
     from tracefork_otel.wire import dumps
 
@@ -170,40 +178,53 @@ def mode_memory(runs: str, steps: str, warmup_runs: str, cache_bytes: str) -> No
 
     transport = httpx2.MockTransport(handler)
 
+    stack = contextlib.ExitStack()
+    if how == "session":
+        ensure_tracing()
+        stack.enter_context(trace.get_tracer("user-app").start_as_current_span("a long-lived session"))
+        session_client = stack.enter_context(wrap_client(httpx2.Client(transport=transport)))
+
     def one_run(index: int) -> None:
-        with record_run("memory") as run, run.wrap(httpx2.Client(transport=transport)) as client:
+        with contextlib.ExitStack() as per_run:
+            if how == "session":
+                client = session_client
+            else:
+                run = per_run.enter_context(record_run("memory"))
+                client = per_run.enter_context(run.wrap(httpx2.Client(transport=transport)))
             messages: list[Any] = [{"role": "user", "content": f"run {index} of the memory test"}]
             for _ in range(int(steps)):
                 reply = client.post(
                     "http://model.test/v1/messages", json={"model": MODEL, "max_tokens": 64, "messages": messages}
                 ).json()
                 messages = next_turn(messages, reply["content"][0]["text"])
-            assert run.started_exchanges == int(steps)
 
     def settle() -> None:
         get_writer().flush()
         flush_local()
         gc.collect()
 
+    started = time.monotonic()
+    tracemalloc.start(1)  # from the first exchange: net growth is end minus warm, both counted the same way
     for index in range(int(warmup_runs)):
         one_run(index)
     settle()
+    warm, _ = tracemalloc.get_traced_memory()
+    warm_snapshot = tracemalloc.take_snapshot()
     rss_warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    tracemalloc.start(5)
-    baseline = tracemalloc.take_snapshot()
-    started = time.monotonic()
     for index in range(int(warmup_runs), int(runs)):
         one_run(index)
     settle()
-    growth, _ = tracemalloc.get_traced_memory()
-    top = tracemalloc.take_snapshot().compare_to(baseline, "lineno")[:5]
+    end, _ = tracemalloc.get_traced_memory()
+    top = tracemalloc.take_snapshot().compare_to(warm_snapshot, "lineno")[:5]
     tracemalloc.stop()
+    stack.close()
     measured = (int(runs) - int(warmup_runs)) * int(steps)
     say(
         exchanges=int(runs) * int(steps),
         measured_exchanges=measured,
-        growth_bytes=growth,
-        bytes_per_exchange=round(growth / measured, 1),
+        warm_bytes=warm,
+        end_bytes=end,
+        bytes_per_exchange=round((end - warm) / measured, 1),
         seconds=round(time.monotonic() - started, 1),
         rss_warm_kib=rss_warm,
         rss_end_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,

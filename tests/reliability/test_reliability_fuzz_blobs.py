@@ -25,7 +25,7 @@ from tracefork_otel.blobstore import fsspec_store as fsspec_module
 from tracefork_otel.blobstore.fsspec_store import MAGIC, MAX_CHAIN_DEPTH
 from tracefork_otel.errors import BlobError, BlobIntegrityError
 
-EXAMPLES = {"random files": 2000, "mutated real blobs": 2000}
+EXAMPLES = {"random files": 1500, "mutated real blobs": 1500}
 """Cases per fuzz test below (docs/guarantees.md quotes the total)."""
 
 _BASE = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))

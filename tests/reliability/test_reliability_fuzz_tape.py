@@ -8,12 +8,13 @@ around structured-but-wrong protobuf, and decompression bombs at the decoder.
 from __future__ import annotations
 
 import tracemalloc
+from pathlib import Path
 
 import pytest
 import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_support import rle_bomb
+from reliability_support import clean_env, rle_bomb, run_child
 
 from tracefork_otel._proto.tracefork.v1 import tape_pb2
 from tracefork_otel.blobstore import sha256_hex
@@ -30,11 +31,11 @@ def fuzz(examples: int) -> settings:
 
 
 EXAMPLES = {
-    "random bytes": 5000,
-    "random bytes after the magic": 3000,
-    "damaged valid bundle": 4000,
+    "random bytes": 6000,
+    "random bytes after the magic": 4000,
+    "damaged valid bundle": 3000,
     "zstd around random bytes": 2000,
-    "zstd around random Bundle messages": 1000,
+    "zstd around random Bundle messages": 600,
 }
 """Cases per fuzz test below (docs/guarantees.md quotes the total)."""
 
@@ -189,3 +190,18 @@ def test_a_bomb_under_the_cap_but_not_a_bundle_is_still_refused() -> None:
     """A real frame of 64 MiB of zeros (under the 1 GiB cap): decoded, then refused as not a bundle."""
     with pytest.raises(TapeError, match="not a tracefork tape bundle|corrupt tape message"):
         decode_bundle(MAGIC + rle_bomb(64 << 20), source="zeros.tftape")
+
+
+def test_a_bomb_at_the_real_cap_costs_no_memory(tmp_path: Path) -> None:
+    """``tfotel import``'s reader in a fresh process: a 64 KiB file expanding to 2 GiB (cap 1 GiB).
+
+    Bug fixed: a frame without a declared size was decompressed into a buffer as large as
+    the cap, so refusing this file took 1.1 GiB of memory; its size is now counted first,
+    keeping nothing.
+    """
+    path = tmp_path / "bomb.tftape"
+    path.write_bytes(MAGIC + rle_bomb(2 << 30))
+    result, _ = run_child("bomb-rss", str(path), env=clean_env(tmp_path / "home"))
+    assert "over the limit" in result["error"]
+    grown_mib = (result["after_kib"] - result["before_kib"]) / 1024
+    assert grown_mib < 32, f"refusing a 64 KiB bomb raised peak memory by {grown_mib:.0f} MiB"

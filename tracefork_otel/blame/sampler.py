@@ -76,7 +76,8 @@ class _Metered:
         return httpx2.Response(response.status_code, headers=response.headers, content=body, request=request)
 
     def close(self) -> None:
-        self.inner.close()
+        """Leave ``inner`` open: each fork's client closes its transport, but concurrent forks share
+        ``inner`` (closing its pool would cut their connections mid-response); its owner closes it."""
 
 
 class ForkSampler:

@@ -36,7 +36,8 @@ class BudgetExhausted(Exception):
 class Sampler(Protocol):
     """Runs forks: ``sample(step, count)`` returns one oracle verdict per run (True = success).
 
-    May raise ``BudgetExhausted`` (having returned nothing for that call).
+    May return fewer than ``count`` verdicts when its budget allows only some runs, and
+    raises ``BudgetExhausted`` (having returned nothing for that call) when it allows none.
     """
 
     def sample(self, step: int, count: int) -> list[bool]: ...

@@ -86,10 +86,11 @@ def validate_(
     def progress(r: ScenarioResult) -> None:
         status(f"validate: {r.scenario} seed {r.seed}: top step {r.top_step}, {r.agent_runs} runs")
 
+    reference = load_reference(Path(check)) if check is not None else None  # bad input fails before the runs
     report = validate(chosen, list(range(seeds)), on_result=progress)
     problems = report.failures()
-    if check is not None:
-        problems = check_against(report, load_reference(Path(check)))
+    if reference is not None:
+        problems = check_against(report, reference)
     if write_reference is not None:
         write_reference.write_text(json.dumps(report.to_json(), indent=2) + "\n")
     if as_json:

@@ -29,10 +29,12 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import sha256_hex
+from tracefork_otel.errors import BlobError
 from tracefork_otel.record.attributes import request_attributes, response_attributes
 from tracefork_otel.record.config import RecordConfig
 from tracefork_otel.record.run import RunState, ambient_run, current_run, new_trace_id, trace_id_of
 from tracefork_otel.record.writer import Job, get_writer
+from tracefork_otel.sdk_errors import passthrough
 from tracefork_otel.spanmodel import AttributeValue
 from tracefork_otel.tape.model import Exchange
 
@@ -199,7 +201,10 @@ class ExchangeRecorder:
         except Exception as exc:
             if strict:
                 self._end_span(end_ns, f"{exc}")
-                raise
+                error = (
+                    exc if isinstance(exc, BlobError) else BlobError(f"recording failed: {type(exc).__name__}: {exc}")
+                )
+                raise passthrough(error) from exc
             record_error = f"{type(exc).__name__}: {exc}"
             # Each message names its blob; a dead store fails every put the same way: say it once.
             warn_once(record_error, key=f"put {store.url} {type(exc).__qualname__}")

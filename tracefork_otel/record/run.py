@@ -36,6 +36,9 @@ class RunState:
 
     ``next_step`` is called on the agent's thread when a request starts; ``add_exchange``
     and the ``previous_*`` digests are touched by the background writer.
+
+    ``keep_log=False`` keeps no list of exchanges and errors, only the step counter and the
+    previous digests: an implicit run is never sealed, and its trace may live for days.
     """
 
     def __init__(
@@ -46,8 +49,11 @@ class RunState:
         root_span: trace.Span | None = None,
         nondet_source: Nondet | None = None,
         config: RecordConfig | None = None,
+        *,
+        keep_log: bool = True,
     ) -> None:
         self.trace_id = trace_id
+        self._keep_log = keep_log
         self.config = config
         self.name = name
         self.blob_store = blob_store
@@ -73,11 +79,12 @@ class RunState:
 
     def add_exchange(self, exchange: Exchange, record_error: str | None) -> None:
         with self._lock:
-            self.exchanges.append(exchange)
+            if self._keep_log:
+                self.exchanges.append(exchange)
+                if record_error:
+                    self.record_errors.append(record_error)
             self.previous_request = exchange.request_sha256
             self.previous_response = exchange.response_sha256
-            if record_error:
-                self.record_errors.append(record_error)
 
     def _on_draw(self, draw: Draw) -> None:
         if self.root_span is None:
@@ -119,7 +126,7 @@ def ambient_run(trace_id: str, blob_store: BlobStore) -> RunState:
     with _ambient_lock:
         run = _ambient.get(trace_id)
         if run is None:
-            run = RunState(trace_id, "", blob_store)
+            run = RunState(trace_id, "", blob_store, keep_log=False)
             _ambient[trace_id] = run
             while len(_ambient) > _MAX_AMBIENT_RUNS:
                 _ambient.popitem(last=False)

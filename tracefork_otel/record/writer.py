@@ -111,6 +111,7 @@ class BackgroundWriter:
                     job.run()
                 except Exception:  # a job handles its own failures; this is the last guard
                     logger.exception("tracefork background job failed")
+            jobs.clear()  # the batch's bodies must not live on while the writer waits for the next one
 
 
 _writer: BackgroundWriter | None = None

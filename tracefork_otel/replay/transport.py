@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from tracefork_otel.errors import ReplayDivergence
 from tracefork_otel.replay.player import TapePlayer
+from tracefork_otel.sdk_errors import passthrough
 from tracefork_otel.tape.model import Exchange
 
 LIVE: Final = "live"
@@ -52,29 +53,6 @@ class CannedResponse:
             headers = tuple((k, v) for k, v in headers if k not in {"retry-after", "retry-after-ms"})
             headers += (("retry-after-ms", FAST_RETRY_MS),)
         return cls(exchange.status_code, headers, body, broken=bool(exchange.incomplete and exchange.error_type))
-
-
-def _divergence_class() -> type[ReplayDivergence]:
-    try:
-        from anthropic import AnthropicError
-    except ImportError:
-        return ReplayDivergence
-
-    class SdkReplayDivergence(ReplayDivergence, AnthropicError):
-        """A divergence the Anthropic SDK passes through as it is."""
-
-    return SdkReplayDivergence
-
-
-def as_sdk_error(error: ReplayDivergence) -> ReplayDivergence:
-    """``error`` re-typed so the SDK neither wraps nor retries it (same fields, same message)."""
-    cls = _divergence_class()
-    if isinstance(error, cls):
-        return error
-    clone = cls.__new__(cls)
-    clone.__dict__.update(error.__dict__)
-    clone.args = error.args
-    return clone
 
 
 @functools.cache
@@ -117,7 +95,7 @@ def _build(module_name: str) -> type:
             try:
                 match = self.player.match(request.method, request.url.path, body)
             except ReplayDivergence as exc:
-                raise as_sdk_error(exc) from None
+                raise passthrough(exc) from None
             if match is None:
                 return None
             ex = match.exchange
@@ -138,7 +116,7 @@ def _build(module_name: str) -> type:
             )
 
         def _no_live(self, request: Any) -> Any:
-            raise as_sdk_error(
+            raise passthrough(
                 ReplayDivergence(
                     "TFO102",
                     "a request past the replayed tape with no live endpoint to send it to",
