@@ -29,7 +29,7 @@ class Budget:
         """How many of ``count`` runs may start now (at least 1), or raise ``BudgetExhausted``."""
         with self._lock:
             if self.max_dollars is not None and self.dollars >= self.max_dollars:
-                raise BudgetExhausted(f"budget of ${self.max_dollars:.2f} spent (${self.dollars:.4f})")
+                raise BudgetExhausted(f"budget of ${self.max_dollars:g} spent (${self.dollars:.6f})")
             allowed = count if self.max_runs is None else min(count, self.max_runs - self.runs)
             if allowed <= 0:
                 raise BudgetExhausted(f"--max-runs {self.max_runs} reached")
