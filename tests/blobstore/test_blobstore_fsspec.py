@@ -222,7 +222,7 @@ def test_a_failed_write_leaves_neither_a_blob_nor_a_temporary_file(
     def broken_rename(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store._fs, "mv", broken_rename)  # fsspec caches file systems: undo after the test
+    monkeypatch.setattr("tracefork_otel.blobstore.fsspec_store.os.replace", broken_rename)
     with pytest.raises(BlobError, match="No space left"):
         store.put(b"second")
     assert not store.has(sha256_hex(b"second"))
