@@ -32,7 +32,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--fixed-seeds-50", type=int, help="seeds of FixedK on the 50-step scenario (default 2, quick 0: n·k)"
     )
     parser.add_argument("--ingest-rounds", type=int, help="span store ingest rounds (default 5, quick 3)")
-    parser.add_argument("--otlp-rounds", type=int, help="OTLP-path rounds (default 15, quick 7)")
+    parser.add_argument("--otlp-rounds", type=int, help="OTLP-path rounds (default 25, quick 7)")
     parser.add_argument("--no-blame", action="store_true", help="skip the blame-cost section (the slowest)")
     parser.add_argument("--no-instrumentations", action="store_true", help="skip the third-party arms C")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile sections")
@@ -46,7 +46,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     if args.fixed_seeds_50 is None:
         args.fixed_seeds_50 = 0 if args.quick else 2
     args.ingest_rounds = args.ingest_rounds or (3 if args.quick else 5)
-    args.otlp_rounds = args.otlp_rounds or (7 if args.quick else 15)
+    args.otlp_rounds = args.otlp_rounds or (7 if args.quick else 25)
     if min(args.rounds, args.stream_rounds, args.replay_rounds, args.otlp_rounds) < 7:
         parser.error("at least 7 rounds are needed for a median worth reporting")
     if args.cli_rounds < 5:
@@ -54,8 +54,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _step(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+_MARKS: list[tuple[str, float]] = []
+
+
+def _step(label: str, message: str) -> None:
+    """Announce a section on stderr and start its clock (``_sections`` reads them back)."""
+    _MARKS.append((label, time.monotonic()))
+    print(f"[bench] {label}: {message}", file=sys.stderr, flush=True)
+
+
+def _sections(end: float) -> dict[str, float]:
+    """Wall seconds per section, in run order (a label seen twice adds up)."""
+    out: dict[str, float] = {}
+    for (label, start), (_, stop) in zip(_MARKS, [*_MARKS[1:], ("end", end)], strict=True):
+        out[label] = round(out.get(label, 0.0) + stop - start, 1)
+    return out
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,7 +84,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "mode": "quick" if args.quick else "full",
             "environment": report.environment(root_dir),
         }
-        _step(f"overhead: arms A/B/B' x steps {overhead.STEP_SIZES}, {args.rounds} rounds")
+        _step("overhead", f"arms A/B/B' x steps {overhead.STEP_SIZES}, {args.rounds} rounds")
         overhead.run_plain(10)  # imports and caches warm before anything is counted
         spans = overhead.spans_per_run(trace_setup, tmp)
         probe = overhead.preread_probe(tmp)
@@ -83,36 +96,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.no_instrumentations:
             results["instrumentations"] = []
         else:
-            _step("overhead: third-party instrumentations (arm C), one subprocess each")
+            _step("instrumentations", "third-party instrumentations (arm C), one subprocess each")
             results["instrumentations"] = instrumented.measure(args.rounds)
         sizes = (10, 50) if args.quick else (10, 50, 200)
-        _step(f"storage: recorded runs of {sizes} steps")
+        _step("storage", f"recorded runs of {sizes} steps")
         results["storage"] = storage.measure(trace_setup, tmp, sizes)
-        _step(f"stream: time to first event, {args.stream_rounds} rounds")
+        _step("stream", f"time to first event, {args.stream_rounds} rounds")
         results["stream"] = stream.measure(tmp, args.stream_rounds)
         _step(
-            f"replay: 50-step run from the local store, {args.replay_rounds} rounds; "
-            f"`tfotel replay` x {args.cli_rounds}"
+            "replay",
+            f"50-step run from the local store, {args.replay_rounds} rounds; `tfotel replay` x {args.cli_rounds}",
         )
         results["replay"] = replay.measure(
             trace_setup, tmp, args.replay_rounds, args.cli_rounds, 0 if args.quick else 1
         )
-        _step(f"exporter: span store ingest from {ingest.WRITERS} writer processes, {args.ingest_rounds} rounds")
+        _step("ingest", f"span store ingest from {ingest.WRITERS} writer processes, {args.ingest_rounds} rounds")
         results["ingest"] = ingest.measure(tmp, ingest.templates(trace_setup, tmp), args.ingest_rounds)
-        _step(f"exporter: OTLP path with the collector down or slow, {args.otlp_rounds} rounds")
+        _step("otlp", f"OTLP path with the collector down or slow, {args.otlp_rounds} rounds")
         results["otlp"] = otlp.measure(tmp, args.otlp_rounds)
         if not args.no_blame:
             _step(
-                f"blame: adaptive vs FixedK(10), {args.blame_seeds} seeds "
-                f"({args.fixed_seeds_50} for FixedK at 50 steps), in spawned processes"
+                "blame",
+                f"adaptive vs FixedK(10), {args.blame_seeds} seeds "
+                f"({args.fixed_seeds_50} for FixedK at 50 steps), in spawned processes",
             )
             results["blame"] = blame.measure(args.blame_seeds, args.fixed_seeds_50)
         if not args.no_profile:
-            _step("profile: cProfile of a 50-step recorded run")
+            _step("profile", "cProfile of a 50-step recorded run")
             results["profile"] = profiling.measure(tmp)
         trace_setup.provider.shutdown()
     results["environment"]["load_end"] = report.load()
-    results["elapsed_s"] = time.monotonic() - started
+    end = time.monotonic()
+    results["elapsed_s"] = end - started
+    results["sections_s"] = _sections(end)
     results["notes"] = _notes(results)
     return results
 

@@ -112,6 +112,7 @@ def _aggregate(rows: list[dict[str, Any]], steps: int, strategy: str) -> dict[st
     return {
         "seeds": sorted(r["seed"] for r in rows),
         "runs": _mean([r["agent_runs"] for r in rows]),
+        "runs_median": statistics.median([r["agent_runs"] for r in rows]) if rows else float("nan"),
         "runs_min": min((r["agent_runs"] for r in rows), default=0),
         "runs_max": max((r["agent_runs"] for r in rows), default=0),
         "tokens": _mean([r["tokens"] for r in rows]),
@@ -144,6 +145,7 @@ def measure(seeds: int, fixed_seeds_50: int, workers: int | None = None) -> dict
             "tokens_ratio": adaptive["tokens"] / fixed["tokens"] if fixed["tokens"] else float("nan"),
         }
     runs10, runs50 = by_size["10"]["adaptive"]["runs"], by_size["50"]["adaptive"]["runs"]
+    med10, med50 = by_size["10"]["adaptive"]["runs_median"], by_size["50"]["adaptive"]["runs_median"]
     ratio20 = by_size["20"]["runs_ratio"]
     return {
         "seeds": seeds,
@@ -155,6 +157,7 @@ def measure(seeds: int, fixed_seeds_50: int, workers: int | None = None) -> dict
         "by_size": by_size,
         "growth": {
             "runs_50_over_10": runs50 / runs10 if runs10 else float("nan"),
+            "median_runs_50_over_10": med50 / med10 if med10 else float("nan"),
             "log_ratio": math.log2(50) / math.log2(10),
             "linear_ratio": 50 / 10,
         },

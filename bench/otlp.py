@@ -8,10 +8,11 @@ defaults: 5 s schedule delay, batches of 512, queue of 2,048) when an endpoint i
 The arms differ only in that environment:
 
 * ``none``: no OTLP endpoint (local store only): the baseline;
+* ``http-ok``: a healthy OTLP/HTTP receiver on 127.0.0.1 (in the parent) that answers at
+  once: what exporting costs when all is well (serialising batches on the worker thread);
 * ``http-closed``: ``OTEL_EXPORTER_OTLP_ENDPOINT`` at a closed port on 127.0.0.1, OTLP/HTTP;
 * ``grpc-closed``: the same closed port, OTLP/gRPC (the default protocol);
-* ``http-slow``: an OTLP/HTTP receiver on 127.0.0.1 (in the parent) that answers every
-  request after sleeping 2 s.
+* ``http-slow``: the same receiver, answering every request after sleeping 2 s.
 
 The parent drives the children over stdin/stdout: each round, every arm in turn
 (order reversed on odd rounds) records one 50-step run of the bench agent against the
@@ -24,6 +25,7 @@ long-lived agent; they end with ``os._exit`` (the OTLP queue is not drained).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import select
@@ -40,7 +42,7 @@ from bench.timing import order, summary
 
 STEPS = 50
 SLOW_DELAY_S = 2.0
-ARMS = ("none", "http-closed", "grpc-closed", "http-slow")
+ARMS = ("none", "http-ok", "http-closed", "grpc-closed", "http-slow")
 _REPLY_TIMEOUT_S = 120.0
 _OTEL_VARS = (
     "OTEL_TRACES_EXPORTER",
@@ -94,6 +96,7 @@ def child(steps: int) -> None:
     for index, line in enumerate(sys.stdin):
         if line.strip() != "run":
             break
+        gc.collect()  # as bench.timing.interleave does: one run's garbage is not collected on the next's time
         print(json.dumps(_one_run(root, index, steps)), flush=True)
     sys.stdout.flush()
     os._exit(0)  # skip the SDK's atexit shutdown: it would wait for the dead or slow collector
@@ -120,10 +123,10 @@ class _SlowHandler(BaseHTTPRequestHandler):
         pass
 
 
-class SlowReceiver:
+class Receiver:
     """An OTLP/HTTP receiver on 127.0.0.1 that sleeps ``delay`` seconds before answering each request."""
 
-    def __init__(self, delay: float = SLOW_DELAY_S) -> None:
+    def __init__(self, delay: float) -> None:
         server: Any = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
         server.daemon_threads = True
         server.block_on_close = False
@@ -132,7 +135,7 @@ class SlowReceiver:
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
         self._thread = threading.Thread(target=server.serve_forever, name="bench-slow-otlp", daemon=True)
 
-    def __enter__(self) -> SlowReceiver:
+    def __enter__(self) -> Receiver:
         self._thread.start()
         return self
 
@@ -148,7 +151,7 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _env(arm: str, home: Path, port: int, slow_url: str) -> dict[str, str]:
+def _env(arm: str, home: Path, port: int, urls: dict[str, str]) -> dict[str, str]:
     root = Path(__file__).resolve().parent.parent
     env = {k: v for k, v in os.environ.items() if k not in _OTEL_VARS}
     env.update(
@@ -161,13 +164,13 @@ def _env(arm: str, home: Path, port: int, slow_url: str) -> dict[str, str]:
         env.update(OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}", OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf")
     elif arm == "grpc-closed":
         env.update(OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}", OTEL_EXPORTER_OTLP_PROTOCOL="grpc")
-    elif arm == "http-slow":
-        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=slow_url, OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf")
+    elif arm in urls:
+        env.update(OTEL_EXPORTER_OTLP_ENDPOINT=urls[arm], OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf")
     return env
 
 
 class _Child:
-    def __init__(self, arm: str, root: Path, port: int, slow_url: str, steps: int) -> None:
+    def __init__(self, arm: str, root: Path, port: int, urls: dict[str, str], steps: int) -> None:
         home = root / f"otlp-{arm}"
         home.mkdir(parents=True, exist_ok=True)
         self.arm = arm
@@ -179,7 +182,7 @@ class _Child:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
-            env=_env(arm, home, port, slow_url),
+            env=_env(arm, home, port, urls),
             cwd=Path(__file__).resolve().parent.parent,
         )
         self.hello = self._read()
@@ -221,8 +224,9 @@ def _per_exchange_us(samples: list[dict[str, float]]) -> dict[str, Any]:
 def measure(root: Path, rounds: int, warmup: int = 2, steps: int = STEPS) -> dict[str, Any]:
     """Every arm interleaved, one run each per round; agent path per exchange and exit time, with ratios to ``none``."""
     port = closed_port()
-    with SlowReceiver() as slow:
-        children = {arm: _Child(arm, root, port, slow.url, steps) for arm in ARMS}
+    with Receiver(0.0) as ok, Receiver(SLOW_DELAY_S) as slow:
+        urls = {"http-ok": ok.url, "http-slow": slow.url}
+        children = {arm: _Child(arm, root, port, urls, steps) for arm in ARMS}
         samples: dict[str, list[dict[str, float]]] = {arm: [] for arm in ARMS}
         try:
             for index in range(warmup + rounds):
@@ -232,7 +236,9 @@ def measure(root: Path, rounds: int, warmup: int = 2, steps: int = STEPS) -> dic
                         samples[arm].append(sample)
         finally:
             logs = {arm: child.close() for arm, child in children.items()}
-        received = {"requests": slow.server.requests, "bytes": slow.server.bytes}
+        received = {
+            name: {"requests": r.server.requests, "bytes": r.server.bytes} for name, r in (("ok", ok), ("slow", slow))
+        }
     base = samples["none"]
     arms: dict[str, Any] = {}
     for arm in ARMS:
@@ -255,7 +261,7 @@ def measure(root: Path, rounds: int, warmup: int = 2, steps: int = STEPS) -> dic
         "steps": steps,
         "closed_port": port,
         "slow_delay_s": SLOW_DELAY_S,
-        "slow_receiver": received,
+        "receivers": received,
         "arms": arms,
     }
 

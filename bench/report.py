@@ -129,6 +129,7 @@ def _header(res: dict[str, Any]) -> list[str]:
         f"-grpc {v.get('opentelemetry-exporter-otlp-proto-grpc')} · grpcio {v.get('grpcio')}",
         f"peers    {_peers(v)}",
         f"source   tracefork-otel {v['tracefork-otel']} at git {env['git']}",
+        "sections " + " · ".join(f"{k} {t:.0f} s" for k, t in res.get("sections_s", {}).items()),
         "tracing  SDK TracerProvider + BatchSpanProcessor(no-op exporter), as in production: the Anthropic SDK's",
         "         own 'anthropic.messages.create' span is ON in every arm (global provider set).",
     ]

@@ -68,7 +68,7 @@ def blame(res: dict[str, Any]) -> list[str]:
             [
                 steps,
                 d["scenario"],
-                f"{_n(a['runs'], ',.1f')} ({a['runs_min']}-{a['runs_max']})",
+                f"{_n(a['runs'], ',.1f')} ({_n(a['runs_median'], ',.0f')}; {a['runs_min']}-{a['runs_max']})",
                 fixed_runs,
                 _n(d["runs_ratio"], ".3f"),
                 _n(a["tokens"] / 1e6, ",.2f"),
@@ -81,14 +81,15 @@ def blame(res: dict[str, Any]) -> list[str]:
             ]
         )
     g = bl["growth"]
-    header = ["steps", "scenario", "adaptive runs (min-max)", "fixed runs", "runs a/f", "adaptive Mtok"]
+    header = ["steps", "scenario", "adaptive runs (median; min-max)", "fixed runs", "runs a/f", "adaptive Mtok"]
     header += ["fixed Mtok", "tok a/f", "top-1 a", "top-1 f", "seeds a/f", "steps sampled a"]
     return [
         "",
         f"5. BLAME COST  (validation worlds, planted cause; adaptive = {bl['adaptive']}",
         f"   vs {bl['fixed']}; means over seeds; tokens = input+output the forks' live responses reported)",
         *_grid(header, rows),
-        f"   growth 10→50 steps, adaptive runs: {g['runs_50_over_10']:.2f}x  (log2(50)/log2(10) = "
+        f"   growth 10→50 steps, adaptive runs: mean {g['runs_50_over_10']:.2f}x, median "
+        f"{g['median_runs_50_over_10']:.2f}x  (log2(50)/log2(10) = "
         f"{g['log_ratio']:.2f}x, 50/10 = {g['linear_ratio']:.0f}x); runs at 20 steps ≤ 1/3 of fixed-k: "
         f"{'met' if bl['ratio_20_met'] else 'MISSED'}",
         f"   {len(bl['jobs'])} blame jobs in {bl['workers']} spawned processes, {bl['elapsed_s']:.0f} s wall",
@@ -141,7 +142,7 @@ def exporter(res: dict[str, Any]) -> list[str]:
                     str(d["log"]["export_failure_lines"]),
                 ]
             )
-        rcv = ot["slow_receiver"]
+        ok, slow = ot["receivers"]["ok"], ot["receivers"]["slow"]
         out += [
             f"   b) OTLP path, one long-lived process per arm (SDK BatchSpanProcessor defaults), {ot['steps']}-step "
             f"recorded runs, {ot['rounds']} rounds interleaved",
@@ -152,7 +153,8 @@ def exporter(res: dict[str, Any]) -> list[str]:
                 rows,
                 indent="      ",
             ),
-            f"      slow receiver ({ot['slow_delay_s']:.0f} s per request) got {rcv['requests']} requests, "
-            f"{rcv['bytes'] / 1024:,.0f} KB; export errs = exporter warnings in the arm's stderr",
+            f"      receivers got: ok {ok['requests']} requests ({ok['bytes'] / 1024:,.0f} KB), slow "
+            f"({ot['slow_delay_s']:.0f} s per request) {slow['requests']} ({slow['bytes'] / 1024:,.0f} KB); "
+            "export errs = exporter warnings in the arm's stderr",
         ]
     return out

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracefork_otel.blobstore import BlobStore, MemoryBlobStore, open_blob_store
+from tracefork_otel.replay.player import check_replayable
 from tracefork_otel.replay.rebuild import rebuild_tape
 from tracefork_otel.sources import TraceSource, normalize_trace_id, open_source
 from tracefork_otel.sources.local import LocalSource
@@ -59,16 +60,21 @@ def is_tape_path(target: str) -> bool:
 def load_target(
     target: str, source: TraceSource | None, blobs: str | BlobStore | None = None
 ) -> tuple[Tape, BlobStore]:
-    """The tape and blob store for a trace id (from ``source``) or a ``.tftape`` file (self-contained)."""
+    """The tape and blob store to replay, for a trace id (from ``source``) or a ``.tftape`` file (self-contained).
+
+    Raises:
+        TapeRedactedError: the tape was redacted at record time (every caller replays it;
+            refused before any progress is printed).
+    """
     if is_tape_path(target):
         from tracefork_otel.transfer import read_bundle_file
 
         tape, bundle_blobs = read_bundle_file(Path(target))
-        store = MemoryBlobStore(Path(target).name)
+        store: BlobStore = MemoryBlobStore(Path(target).name)
         for data in bundle_blobs.values():
             store.put(data)
-        return tape, store
-    if source is None:
-        source = open_trace_source()
-    run = load_run(target, source, blobs)
-    return run.tape, run.blob_store
+    else:
+        run = load_run(target, source if source is not None else open_trace_source(), blobs)
+        tape, store = run.tape, run.blob_store
+    check_replayable(tape)
+    return tape, store

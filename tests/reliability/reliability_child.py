@@ -111,12 +111,12 @@ def mode_otlp_run(steps: str) -> None:
     )
 
 
-def mode_hold_lock(db: str, seconds: str) -> None:
-    """Hold the span store's write lock (``BEGIN EXCLUSIVE``) for ``seconds``."""
+def mode_hold_lock(db: str) -> None:
+    """Hold the span store's write lock (``BEGIN EXCLUSIVE``) until a line arrives on stdin."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("BEGIN EXCLUSIVE")
     say(locked=True)
-    time.sleep(float(seconds))
+    sys.stdin.readline()
     conn.execute("ROLLBACK")
     conn.close()
     say(released=True)
@@ -131,9 +131,12 @@ def mode_locked_run(steps: str, budget: str) -> None:
 
         path = SpanStore.default().path
         SpanStore.default = classmethod(lambda cls, **kw: cls(path, busy_timeout=0.1, retries=1))  # type: ignore[method-assign]
+    import anthropic  # noqa: F401  (imported before "started": the parent times the lock from there)
+
     from tracefork_otel.demo import MessagesEndpoint
 
     with MessagesEndpoint(turn_policy) as endpoint:
+        say(started=True)
         started = time.monotonic()
         first, exchanges = record_steps(endpoint.base_url, "while-locked", int(steps))
         say(first=first, exchanges=exchanges, seconds=round(time.monotonic() - started, 2))
@@ -153,7 +156,7 @@ def mode_writer(base_url: str, runs: str, steps: str, marker: str) -> None:
 
 
 def mode_memory(runs: str, steps: str, warmup_runs: str, cache_bytes: str, how: str = "record_run") -> None:
-    """Record ``runs`` × ``steps`` exchanges through a MockTransport; memory retained per exchange after warm-up.
+    """Record ``runs`` x ``steps`` exchanges through a MockTransport; memory retained per exchange after warm-up.
 
     ``how`` is ``record_run`` (one run per ``record_run``) or ``session`` (``instrument()``-style
     recording: every exchange in one long-lived span of the user's, an implicit run).
@@ -246,6 +249,58 @@ def mode_bomb_rss(path: str) -> None:
     say(before_kib=before, after_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, error=error)
 
 
+def mode_secrets(base_url: str, out_dir: str) -> None:
+    """Every command that touches a key, in one process: demo, record, replay, fork, export (and show).
+
+    Logging is at DEBUG on stderr and ``OTEL_TRACES_EXPORTER=console`` prints every exported
+    span on stdout: the parent searches both, and every file this leaves behind.
+    """
+    import contextlib
+    import io
+
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    from opentelemetry import trace
+
+    from tracefork_otel.cli import main
+    from tracefork_otel.spanstore import SpanStore
+
+    out = Path(out_dir)
+    commands: list[dict[str, Any]] = []
+
+    def tfotel(*args: str) -> int:
+        sys.argv = ["tfotel", "-vv", *args]
+        text = io.StringIO()
+        code: Any = 0
+        with contextlib.redirect_stdout(text):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code
+        commands.append({"args": list(args), "code": int(code or 0), "stdout": text.getvalue()})
+        return int(code or 0)
+
+    def newest(name: str) -> str:
+        store = SpanStore.default()
+        try:
+            return next(r.trace_id for r in store.list_runs(limit=100) if r.name == f"invoke_agent {name}")
+        finally:
+            store.close()
+
+    agent = "secret_agent:run"
+    tfotel("demo", "--json")
+    tfotel("record", "--agent", agent, "--base-url", base_url, "--name", "secret-run")
+    recorded = newest("secret-run")
+    tfotel("replay", recorded, "--agent", agent)
+    tfotel("fork", recorded, "--step", "1", "--resample", "--agent", agent, "--base-url", base_url)
+    forked = newest("secret-run (fork@1)")
+    for trace_id in (newest("refund-desk"), recorded, forked):
+        tfotel("export", trace_id, "-o", str(out / f"{trace_id}.tftape"))
+        tfotel("show", trace_id)
+    provider = trace.get_tracer_provider()
+    provider.force_flush()  # type: ignore[attr-defined]
+    (out / "result.json").write_text(json.dumps({"commands": commands, "recorded": recorded, "forked": forked}))
+
+
 MODES = {
     "crash": mode_crash,
     "otlp-run": mode_otlp_run,
@@ -254,6 +309,7 @@ MODES = {
     "writer": mode_writer,
     "memory": mode_memory,
     "bomb-rss": mode_bomb_rss,
+    "secrets": mode_secrets,
 }
 
 

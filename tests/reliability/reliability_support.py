@@ -101,6 +101,15 @@ class Trace:
         return sorted(found, key=lambda s: s.attributes[semconv.STEP])  # type: ignore[index]
 
 
+def last_error_line(stderr: str) -> str:
+    """The ``tfotel: error:`` line ending a bad-input exit, after any progress lines (no traceback, one error)."""
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("tfotel: error: ")]
+    assert errors == lines[-1:], stderr
+    return lines[-1]
+
+
 def one_error_line(stderr: str) -> str:
     """The single ``tfotel: error:`` line of a bad-input exit (no traceback, nothing else)."""
     assert "Traceback" not in stderr, stderr

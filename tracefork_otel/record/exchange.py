@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import sha256_hex
-from tracefork_otel.errors import BlobError
+from tracefork_otel.errors import BlobError, ConfigError
 from tracefork_otel.record.attributes import request_attributes, response_attributes
 from tracefork_otel.record.config import RecordConfig
 from tracefork_otel.record.run import RunState, ambient_run, current_run, new_trace_id, trace_id_of
@@ -190,7 +190,7 @@ class ExchangeRecorder:
                 why = f"redaction failed: {type(exc).__qualname__}"
                 if strict:
                     self._end_span(end_ns, why)
-                    raise
+                    raise passthrough(ConfigError(f"{why} (the redact hook raised; nothing was recorded)")) from exc
                 self._drop(why, end_ns)
                 return
         record_error: str | None = None

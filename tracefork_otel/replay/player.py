@@ -31,6 +31,17 @@ def api_path(path: str) -> str:
     return path[index:] if index >= 0 else path
 
 
+def check_replayable(tape: Tape) -> None:
+    """Refuse a tape that was redacted at record time: its bytes are not what the agent sent or got.
+
+    Raises:
+        TapeRedactedError: naming the first redacted step.
+    """
+    redacted = tape.first_redacted_step()
+    if redacted is not None:
+        raise TapeRedactedError(tape.trace_id, redacted)
+
+
 @dataclass(frozen=True)
 class Match:
     """A request matched to a recorded step."""
@@ -54,10 +65,7 @@ class TapePlayer:
     """
 
     def __init__(self, tape: Tape, blobs: Mapping[str, bytes], *, until_step: int | None = None) -> None:
-        redacted = tape.first_redacted_step()
-        if redacted is not None:
-            # Its bytes are not what the agent sent or got: no replay could be bit-exact.
-            raise TapeRedactedError(tape.trace_id, redacted)
+        check_replayable(tape)
         self.tape = tape
         self._blobs = blobs
         self._limit = len(tape.exchanges) if until_step is None else min(until_step, len(tape.exchanges))
