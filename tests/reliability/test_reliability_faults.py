@@ -26,7 +26,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from reliability_support import MODEL, Trace, child_command, clean_env, integrity_ok, next_turn, turn_policy
 
 from tracefork_otel import record_run, semconv
-from tracefork_otel.blobstore import FsspecBlobStore, is_digest, sha256_hex
+from tracefork_otel.blobstore import FsspecBlobStore, fsspec_store, is_digest, sha256_hex
 from tracefork_otel.demo import MessagesEndpoint
 from tracefork_otel.errors import BlobError, RebuildError
 from tracefork_otel.replay.rebuild import rebuild_tape
@@ -176,7 +176,7 @@ def test_a_blob_store_that_fills_up_mid_run_corrupts_nothing(
     root = tmp_path / "blobs"
     store = FsspecBlobStore(str(root))
     disk = DiskFullAfter(5)  # two and a half exchanges fit
-    monkeypatch.setattr(store._fs, "open", disk.wrap(store._fs.open))
+    monkeypatch.setattr(fsspec_store, "open", disk.wrap(open), raising=False)  # the store's local writes
     caplog.set_level(logging.WARNING)
     calls = 8
     with (
@@ -230,7 +230,7 @@ def test_strict_mode_from_the_environment_raises_the_first_failure_into_the_agen
     monkeypatch.setenv("TFOTEL_STRICT", "true")
     endpoint = serve(turn_policy)
     store = FsspecBlobStore(str(tmp_path / "blobs"))
-    monkeypatch.setattr(store._fs, "open", DiskFullAfter(4).wrap(store._fs.open))
+    monkeypatch.setattr(fsspec_store, "open", DiskFullAfter(4).wrap(open), raising=False)
     done: list[str] = []
     with (
         pytest.raises(Exception) as caught,  # the BlobError itself, or the SDK wrapping it
