@@ -6,6 +6,7 @@ Exit codes: 0 success; 1 the check failed (drift, validation below threshold);
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -17,7 +18,18 @@ from tracefork_otel.errors import TraceforkError
 
 
 class _Group(click.Group):
-    """Maps our errors to one stderr line and exit 2."""
+    """Loads commands lazily (``_COMMANDS``) and maps our errors to one stderr line and exit 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = _COMMANDS.get(cmd_name)
+        if spec is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, _, attr = spec.partition(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -46,24 +58,22 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=max(level, logging.DEBUG), format="tfotel: %(levelname)s %(name)s: %(message)s")
 
 
-def _register() -> None:
-    from tracefork_otel.cli.blame import blame
-    from tracefork_otel.cli.demo import demo
-    from tracefork_otel.cli.fork import fork
-    from tracefork_otel.cli.record import record
-    from tracefork_otel.cli.replay import replay, verify
-    from tracefork_otel.cli.report import report
-    from tracefork_otel.cli.runs import runs
-    from tracefork_otel.cli.show import show
-    from tracefork_otel.cli.transfer import export_, import_
-    from tracefork_otel.cli.validate import validate_
-
-    for command in (demo, record, runs, show, replay, verify, fork, blame, validate_, export_, import_, report):
-        cli.add_command(command)
-
-
-_register()
-
+_COMMANDS: dict[str, str] = {
+    "demo": "tracefork_otel.cli.demo:demo",
+    "record": "tracefork_otel.cli.record:record",
+    "runs": "tracefork_otel.cli.runs:runs",
+    "show": "tracefork_otel.cli.show:show",
+    "replay": "tracefork_otel.cli.replay:replay",
+    "verify": "tracefork_otel.cli.replay:verify",
+    "fork": "tracefork_otel.cli.fork:fork",
+    "blame": "tracefork_otel.cli.blame:blame",
+    "validate": "tracefork_otel.cli.validate:validate_",
+    "export": "tracefork_otel.cli.transfer:export_",
+    "import": "tracefork_otel.cli.transfer:import_",
+    "report": "tracefork_otel.cli.report:report",
+}
+"""Each command's module is imported only when the command runs (or --help lists it):
+start-up stays short for `tfotel runs`/`show`, which need neither the SDK nor the agents."""
 
 def main() -> None:
     """Console-script entry point: usage errors, like every bad input, are one line and exit 2."""
