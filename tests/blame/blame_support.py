@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cli_support import CliResult as CliResult  # re-exported for this folder's tests
+
 from tracefork_otel.blame.strategy import BudgetExhausted
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.demo import ReceivedRequest, demo_policy
@@ -183,22 +185,6 @@ class FailedRun:
     store: BlobStore
     attempts: int
     home: Path
-
-
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-    def only_error_line(self) -> str:
-        """The one ``tfotel: error:`` line of a bad-input exit: exit 2, no traceback, the last stderr line."""
-        assert self.code == 2, (self.code, self.out, self.err)
-        assert "Traceback" not in self.err
-        lines = self.err.rstrip("\n").splitlines()
-        assert lines and lines[-1].startswith("tfotel: error: "), lines
-        assert [line for line in lines if line.startswith("tfotel: error: ")] == [lines[-1]]
-        return lines[-1]
 
 
 def final_answers(requests: list[ReceivedRequest]) -> int:

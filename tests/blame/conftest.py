@@ -7,11 +7,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import anthropic
 import pytest
 from blame_support import API_KEY, CliResult, FailedRun, RiskyRefundPolicy
+from cli_support import run_tfotel
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -73,18 +73,9 @@ def failed_run(spans: InMemorySpanExporter, endpoint: MessagesEndpoint) -> Faile
 @pytest.fixture
 def tfotel(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     """Run the ``tfotel`` console entry point in-process: ``tfotel("blame", ID, ...) -> CliResult``."""
-    from tracefork_otel.cli import main
 
     def invoke(*args: str) -> CliResult:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tfotel", *args])
-        code: Any = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code
-        captured = capsys.readouterr()
-        return CliResult(int(code or 0), captured.out, captured.err)
+        return run_tfotel(monkeypatch, capsys, *args)
 
     return invoke
 

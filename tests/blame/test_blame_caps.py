@@ -75,7 +75,7 @@ def test_without_yes_and_no_terminal_nothing_is_spent(
 ) -> None:
     before = len(endpoint.requests)
     result = tfotel_subprocess(failed_run.home, *blame_args(failed_run, endpoint))
-    assert result.only_error_line() == "tfotel: error: not a terminal: pass --yes to spend without confirmation"
+    assert result.error_line() == "tfotel: error: not a terminal: pass --yes to spend without confirmation"
     assert result.out == ""
     # The estimate is the only other thing said, and it is said first.
     lines = result.err.splitlines()

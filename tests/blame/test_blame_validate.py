@@ -79,7 +79,7 @@ def test_check_against_a_reference_that_is_not_json_is_bad_input(
     broken = tmp_path / "reference.json"
     broken.write_text("top1_accuracy: 1.0\n")
     result = tfotel("validate", *SUBSET, "--check", str(broken))
-    line = result.only_error_line()
+    line = result.error_line()
     assert line.startswith(f"tfotel: error: cannot read reference report {broken}: ")
     # Refused before anything ran: no scenario progress, nothing on stdout.
     assert result.err == line + "\n" and result.out == ""
@@ -90,7 +90,7 @@ def test_check_against_a_json_that_is_not_a_report_is_bad_input(
 ) -> None:
     foreign = tmp_path / "reference.json"
     foreign.write_text(json.dumps(["not", "a", "report"]))
-    line = tfotel("validate", *SUBSET, "--check", str(foreign)).only_error_line()
+    line = tfotel("validate", *SUBSET, "--check", str(foreign)).error_line()
     assert line == f"tfotel: error: reference report {foreign} is not a JSON object"
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import CliResult, run_tfotel
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -217,34 +218,17 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         receiver.close()
 
 
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
 def tfotel(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> Callable[..., CliResult]:
     """``tfotel`` in-process, in a fresh ``TFOTEL_HOME`` that has no spans and no blobs."""
-    from tracefork_otel.cli import main
-
     monkeypatch.setenv("TFOTEL_HOME", str(tmp_path / "laptop"))
     for name in ("TFOTEL_BLOBS", "TFOTEL_SOURCE", "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", *PROXY_VARIABLES):
         monkeypatch.delenv(name, raising=False)
 
     def invoke(*args: str) -> CliResult:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tfotel", *args])
-        code: Any = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code
-        captured = capsys.readouterr()
-        return CliResult(int(code or 0), captured.out, captured.err)
+        return run_tfotel(monkeypatch, capsys, *args)
 
     return invoke
 

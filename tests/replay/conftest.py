@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from cli_support import run_tfotel
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from replay_support import API_KEY, CliResult, Recording, Served, ServedLog, trace_spans
@@ -113,17 +113,8 @@ def served(monkeypatch: pytest.MonkeyPatch) -> ServedLog:
 @pytest.fixture
 def tfotel(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., CliResult]]:
     """Run the ``tfotel`` console entry point in-process: ``tfotel("replay", ID, ...) -> CliResult``."""
-    from tracefork_otel.cli import main
 
     def invoke(*args: str) -> CliResult:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tfotel", *args])
-        code: Any = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code
-        captured = capsys.readouterr()
-        return CliResult(int(code or 0), captured.out, captured.err)
+        return run_tfotel(monkeypatch, capsys, *args)
 
     yield invoke

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cli_support import CliResult as CliResult  # re-exported for this folder's tests
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -56,25 +57,3 @@ class Served:
 @dataclass
 class ServedLog:
     items: list[Served] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-    def error_line(self) -> str:
-        """The one ``tfotel: error:`` line of a bad-input exit, checked: exit 2, last line, no traceback."""
-        assert self.code == 2, (self.code, self.out, self.err)
-        assert "Traceback" not in self.err
-        lines = self.err.rstrip("\n").splitlines()
-        errors = [line for line in lines if line.startswith("tfotel: error: ")]
-        assert errors == [lines[-1]], lines
-        return lines[-1]
-
-    def only_error_line(self) -> str:
-        """Like ``error_line``, and stderr holds nothing else."""
-        line = self.error_line()
-        assert self.err == line + "\n", self.err
-        return line

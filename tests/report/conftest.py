@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_support import run_tfotel
 from report_support import CliResult
 
 
@@ -24,17 +23,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def tfotel(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., CliResult]]:
     """Run the ``tfotel`` console entry point in-process: ``tfotel("report", ID, ...) -> CliResult``."""
-    from tracefork_otel.cli import main
 
     def invoke(*args: str) -> CliResult:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["tfotel", *args])
-        code: Any = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code
-        captured = capsys.readouterr()
-        return CliResult(int(code or 0), captured.out, captured.err)
+        return run_tfotel(monkeypatch, capsys, *args)
 
     yield invoke

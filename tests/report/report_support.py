@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cli_support import CliResult as CliResult  # re-exported for this folder's tests
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
@@ -156,10 +157,3 @@ def tape_of(spans: Sequence[SpanRecord]) -> Tape:
     )
     root = next(s for s in spans if s.parent_span_id is None)
     return Tape(trace_id=root.trace_id, exchanges=exchanges, run_name=str(root.attributes[semconv.GEN_AI_AGENT_NAME]))
-
-
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    out: str
-    err: str
