@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from trace_support import Trace
+
+from tracefork_otel.demo import MessagesEndpoint, Policy
 
 _MEMORY = InMemorySpanExporter()
 
@@ -56,3 +60,29 @@ def spans(
     yield span_exporter
     get_writer().flush()
     record_config.set_config(None)
+
+
+@pytest.fixture
+def trace_of(spans: InMemorySpanExporter) -> Callable[[str], Trace]:
+    """The finished spans of a trace id (hex), from the cleared session exporter."""
+
+    def get(trace_id: str) -> Trace:
+        found = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id]
+        return Trace(trace_id, found)
+
+    return get
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., MessagesEndpoint]]:
+    """Start a ``MessagesEndpoint(policy, **options)``; every one is stopped after the test."""
+    started: list[MessagesEndpoint] = []
+
+    def start(policy: Policy, **options: Any) -> MessagesEndpoint:
+        endpoint = MessagesEndpoint(policy, **options).start()
+        started.append(endpoint)
+        return endpoint
+
+    yield start
+    for endpoint in started:
+        endpoint.stop()

@@ -5,82 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tracefork_otel import semconv
-from tracefork_otel.demo import MessagesEndpoint, Policy, ReceivedRequest, encode_event, stream_events
+from tracefork_otel.demo import Policy, ReceivedRequest, encode_event, stream_events
 from tracefork_otel.demo.endpoint import dumps
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "grpc_proxy")
 
 
-@dataclass(frozen=True)
-class Trace:
-    """The finished spans of one trace, as the in-memory exporter got them."""
-
-    trace_id: str
-    spans: list[ReadableSpan]
-
-    @property
-    def root(self) -> ReadableSpan:
-        roots = [s for s in self.spans if s.parent is None]
-        assert len(roots) == 1, [s.name for s in roots]
-        return roots[0]
-
-    @property
-    def exchanges(self) -> list[ReadableSpan]:
-        """Spans with a ``tracefork.step``, in step order."""
-        found = [s for s in self.spans if semconv.STEP in (s.attributes or {})]
-        return sorted(found, key=lambda s: s.attributes[semconv.STEP])  # type: ignore[index]
-
-    def by_id(self, span_id: int) -> ReadableSpan:
-        return next(s for s in self.spans if s.context.span_id == span_id)
-
-    def ancestors(self, span: ReadableSpan) -> list[ReadableSpan]:
-        """The parent chain of ``span`` up to its root (all in this trace)."""
-        chain = []
-        while span.parent is not None:
-            span = self.by_id(span.parent.span_id)
-            chain.append(span)
-        return chain
-
-
 @pytest.fixture(autouse=True)
 def _isolated(spans: InMemorySpanExporter) -> None:
     """Every record test: a cleared exporter, its own ``TFOTEL_HOME``, the record config re-read."""
-
-
-@pytest.fixture
-def trace_of(spans: InMemorySpanExporter) -> Callable[[str], Trace]:
-    """The finished spans of a trace id (hex), from the cleared session exporter."""
-
-    def get(trace_id: str) -> Trace:
-        found = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id]
-        return Trace(trace_id, found)
-
-    return get
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., MessagesEndpoint]]:
-    """Start a ``MessagesEndpoint(policy, **options)``; every one is stopped after the test."""
-    started: list[MessagesEndpoint] = []
-
-    def start(policy: Policy, **options: Any) -> MessagesEndpoint:
-        endpoint = MessagesEndpoint(policy, **options).start()
-        started.append(endpoint)
-        return endpoint
-
-    yield start
-    for endpoint in started:
-        endpoint.stop()
 
 
 def sent_bytes(policy: Policy, request: ReceivedRequest) -> bytes:

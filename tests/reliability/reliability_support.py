@@ -8,13 +8,11 @@ import sqlite3
 import struct
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
+from trace_support import Trace as Trace  # re-exported for this folder's tests
 
-from tracefork_otel import semconv
 from tracefork_otel.wire import message
 
 HERE = Path(__file__).resolve().parent
@@ -79,26 +77,6 @@ def integrity_ok(path: Path) -> str:
     """``PRAGMA integrity_check`` of a SQLite file, from a fresh connection."""
     with sqlite3.connect(path) as conn:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-
-
-@dataclass(frozen=True)
-class Trace:
-    """The finished spans of one trace, as the in-memory exporter got them."""
-
-    trace_id: str
-    spans: list[ReadableSpan]
-
-    @property
-    def root(self) -> ReadableSpan:
-        roots = [s for s in self.spans if s.parent is None]
-        assert len(roots) == 1, [s.name for s in roots]
-        return roots[0]
-
-    @property
-    def exchanges(self) -> list[ReadableSpan]:
-        """Spans with a ``tracefork.step``, in step order."""
-        found = [s for s in self.spans if semconv.STEP in (s.attributes or {})]
-        return sorted(found, key=lambda s: s.attributes[semconv.STEP])  # type: ignore[index]
 
 
 def last_error_line(stderr: str) -> str:
