@@ -16,6 +16,16 @@ AttributeValue = str | bool | int | float | Sequence[str] | Sequence[bool] | Seq
 Attributes = Mapping[str, AttributeValue]
 
 
+TRACE_ID_DIGITS = 32
+SPAN_ID_DIGITS = 16
+_LOWER_HEX = frozenset("0123456789abcdef")
+
+
+def is_hex_id(text: str, digits: int) -> bool:
+    """Whether ``text`` is an id as OTel writes it: exactly ``digits`` lowercase hex digits, not all zero."""
+    return len(text) == digits and _LOWER_HEX.issuperset(text) and text != "0" * digits
+
+
 class SpanKind(IntEnum):
     """OTLP's span kind numbers (``SPAN_KIND_*``)."""
 

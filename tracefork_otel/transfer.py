@@ -3,35 +3,33 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore
-from tracefork_otel.errors import ConfigError, TapeError
-from tracefork_otel.spanmodel import EventRecord, SpanKind, SpanRecord, StatusCode
+from tracefork_otel.errors import TapeError
+from tracefork_otel.outfile import write_output
+from tracefork_otel.spanmodel import (
+    SPAN_ID_DIGITS,
+    TRACE_ID_DIGITS,
+    EventRecord,
+    SpanKind,
+    SpanRecord,
+    StatusCode,
+    is_hex_id,
+)
 from tracefork_otel.spanstore import SpanStore
 from tracefork_otel.tape import Tape, decode_bundle, encode_bundle
+from tracefork_otel.urls import safe_url
 
 MAX_TAPE_FILE_BYTES = 1024 * 1024 * 1024
 
 
-def write_bundle(tape: Tape, blob_store: BlobStore, path: Path) -> int:
-    """Write ``tape`` and its blobs to ``path`` atomically; return the file size."""
+def write_bundle(tape: Tape, blob_store: BlobStore, path: str | os.PathLike[str]) -> int:
+    """Write ``tape`` and its blobs to ``path`` (``-`` for stdout) as `write_output` writes files; return the size."""
     blobs = {digest: blob_store.get(digest) for digest in tape.blob_digests()}
     data = encode_bundle(tape, blobs)
-    path = path.expanduser()
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ConfigError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_output(path, data)
     return len(data)
 
 
@@ -128,15 +126,56 @@ def tape_spans(tape: Tape, blob_store_url: str) -> list[SpanRecord]:
     return spans
 
 
-def import_bundle(path: Path, blob_store: BlobStore, span_store: SpanStore) -> Tape:
+def _check_ids(tape: Tape, source: str) -> None:
+    """Refuse a tape whose ids are not what a recorder writes: 32 / 16 lowercase hex digits, not all zero."""
+    if not is_hex_id(tape.trace_id, TRACE_ID_DIGITS):
+        raise TapeError(f"{source}: trace id {tape.trace_id[:40]!r} is not 32 lowercase hex digits (nor all zero)")
+    steps = [(f"step {ex.step}", ex.span_id) for ex in tape.exchanges]
+    for what, span_id in [("root span", tape.root_span_id), *steps]:
+        if span_id and not is_hex_id(span_id, SPAN_ID_DIGITS):
+            raise TapeError(f"{source}: {what} span id {span_id[:40]!r} is not 16 lowercase hex digits")
+
+
+def _steps_of(tape: Tape) -> list[tuple[int, str, str]]:
+    return [(ex.step, ex.request_sha256, ex.response_sha256) for ex in tape.exchanges]
+
+
+def _same_run(existing: list[SpanRecord], tape: Tape) -> bool:
+    """Whether the stored spans of ``tape.trace_id`` describe this very run (same exchanges, same digest)."""
+    steps = sorted(
+        (int(step), str(s.attributes.get(semconv.REQUEST_SHA256)), str(s.attributes.get(semconv.RESPONSE_SHA256)))
+        for s in existing
+        if isinstance(step := s.attributes.get(semconv.STEP), int)
+    )
+    digests = {s.attributes.get(semconv.TAPE_DIGEST) for s in existing if s.parent_span_id is None} - {None, ""}
+    return steps == sorted(_steps_of(tape)) and digests <= {tape.digest}
+
+
+def import_bundle(path: Path, blob_store: BlobStore, span_store: SpanStore, *, force: bool = False) -> Tape:
     """Put a ``.tftape`` file's blobs in ``blob_store`` and its run in ``span_store``.
 
     Everything is checked before anything is written, so a corrupt file changes nothing.
+    A run already in the store under the tape's trace id is left alone: importing the
+    same run again only adds blobs it lacks; a different run under that id is refused
+    unless ``force``, which replaces every stored span of that trace.
+
+    Raises:
+        TapeError: the file is not a sound tape, its ids are malformed, or its trace id
+            belongs to a different stored run (and not ``force``).
     """
     tape, blobs = read_bundle_file(path)
+    _check_ids(tape, str(path))
+    existing = span_store.get_trace(tape.trace_id)
+    same = bool(existing) and _same_run(existing, tape)
+    if existing and not same and not force:
+        raise TapeError(
+            f"{path}: trace {tape.trace_id} is already in the local store as a different run;"
+            " nothing was imported (pass --force to replace it)"
+        )
     previous: str | None = None
     for digest in tape.blob_digests():
         blob_store.put(blobs[digest], bases=[previous] if previous else [])
         previous = digest
-    span_store.write(tape_spans(tape, blob_store.url))
+    if not same:
+        span_store.write(tape_spans(tape, safe_url(blob_store.url)), replace_traces=force)
     return tape

@@ -6,8 +6,17 @@ from tracefork_otel import environment_variables
 from tracefork_otel.blobstore.base import BlobStore, is_digest, sha256_hex
 from tracefork_otel.blobstore.fsspec_store import FsspecBlobStore
 from tracefork_otel.blobstore.memory import MemoryBlobStore
+from tracefork_otel.blobstore.unavailable import UnavailableBlobStore
 
-__all__ = ["BlobStore", "FsspecBlobStore", "MemoryBlobStore", "is_digest", "open_blob_store", "sha256_hex"]
+__all__ = [
+    "BlobStore",
+    "FsspecBlobStore",
+    "MemoryBlobStore",
+    "UnavailableBlobStore",
+    "is_digest",
+    "open_blob_store",
+    "sha256_hex",
+]
 
 
 def open_blob_store(url: str | None = None) -> BlobStore:

@@ -34,6 +34,7 @@ from fsspec.implementations.local import LocalFileSystem
 from tracefork_otel._zstd import FrameTooLarge, decompress_capped
 from tracefork_otel.blobstore.base import is_digest, sha256_hex
 from tracefork_otel.errors import BlobError, BlobIntegrityError, BlobNotFoundError, ConfigError
+from tracefork_otel.urls import safe_url, scrub_urls
 
 logger = logging.getLogger(__name__)
 
@@ -95,11 +96,11 @@ class FsspecBlobStore:
         try:
             fs, root = fsspec.core.url_to_fs(url, **storage_options)
         except (ImportError, ValueError) as exc:
-            raise ConfigError(f"cannot open blob store {url!r}: {exc}") from exc
+            raise ConfigError(f"cannot open blob store {safe_url(url)!r}: {scrub_urls(str(exc))}") from exc
         self._fs: fsspec.AbstractFileSystem = fs
         self._root = root.rstrip("/")
         self._local = isinstance(fs, LocalFileSystem)
-        self._url = url
+        self._url = safe_url(url)  # for messages and spans: the filesystem above holds the credentials
         self._cache = _LruBytes(_CACHE_BYTES)
         self._made_dirs: set[str] = set()
 
@@ -127,7 +128,7 @@ class FsspecBlobStore:
         except BlobError:
             raise
         except Exception as exc:  # OSError, ENOSPC, an object store's own errors
-            raise BlobError(f"cannot write blob {digest[:16]}… to {self._url}: {exc}") from exc
+            raise BlobError(f"cannot write blob {digest[:16]}… to {self._url}: {scrub_urls(str(exc))}") from exc
         self._cache.put(digest, data, depth)
         return digest
 
@@ -205,7 +206,7 @@ class FsspecBlobStore:
         except FileNotFoundError as exc:
             raise BlobNotFoundError(digest, self._url) from exc
         except Exception as exc:
-            raise BlobError(f"cannot read blob {digest[:16]}… from {self._url}: {exc}") from exc
+            raise BlobError(f"cannot read blob {digest[:16]}… from {self._url}: {scrub_urls(str(exc))}") from exc
         data, depth = self._decode(digest, blob, budget, work)
         actual = sha256_hex(data)
         if actual != digest:

@@ -75,6 +75,7 @@ _COMMANDS: dict[str, str] = {
 """Each command's module is imported only when the command runs (or --help lists it):
 start-up stays short for `tfotel runs`/`show`, which need neither the SDK nor the agents."""
 
+
 def main() -> None:
     """Console-script entry point: usage errors, like every bad input, are one line and exit 2."""
     try:

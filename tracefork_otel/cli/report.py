@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from tracefork_otel.blobstore import open_blob_store
@@ -11,6 +9,7 @@ from tracefork_otel.cli._options import blobs_option, source_options
 from tracefork_otel.cli._output import status
 from tracefork_otel.cli._render import echo
 from tracefork_otel.loading import load_spans, open_trace_source
+from tracefork_otel.outfile import STDOUT
 from tracefork_otel.report import build_report, write_report
 from tracefork_otel.spanstore import SpanStore
 
@@ -21,12 +20,13 @@ from tracefork_otel.spanstore import SpanStore
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The HTML file to write (replaced if it exists).",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="The HTML file to write ('-' for stdout). A file is replaced atomically keeping its mode;"
+    " a device, FIFO or link to one is written through.",
 )
 @source_options
 @blobs_option
-def report(trace_id: str, output: Path, source: str, auth: str | None, org_id: str | None, blobs: str | None) -> None:
+def report(trace_id: str, output: str, source: str, auth: str | None, org_id: str | None, blobs: str | None) -> None:
     """Write run TRACE_ID as one self-contained HTML file to open in any browser.
 
     The page shows the timeline (one clickable row per model exchange: tokens,
@@ -53,4 +53,8 @@ def report(trace_id: str, output: Path, source: str, auth: str | None, org_id: s
         extras.append("blame")
     if built.forks is not None:
         extras.append(f"{len(built.forks.walk()) - 1} related runs")
-    echo(f"wrote {output} ({size / 1024:.0f} KiB: run {trace_id}, {', '.join(extras)})")
+    summary = f"wrote {output} ({size / 1024:.0f} KiB: run {trace_id}, {', '.join(extras)})"
+    if output == STDOUT:
+        status(summary)  # stdout holds the page
+    else:
+        echo(summary)

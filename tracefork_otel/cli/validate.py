@@ -10,6 +10,7 @@ import click
 from tracefork_otel.cli._options import json_option
 from tracefork_otel.cli._output import EXIT_CHECK_FAILED, emit_json, status
 from tracefork_otel.cli._render import echo
+from tracefork_otel.outfile import write_output
 from tracefork_otel.validate.harness import (
     REFERENCE_PATH,
     ScenarioResult,
@@ -92,7 +93,7 @@ def validate_(
     if reference is not None:
         problems = check_against(report, reference)
     if write_reference is not None:
-        write_reference.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        write_output(write_reference, (json.dumps(report.to_json(), indent=2) + "\n").encode())
     if as_json:
         emit_json({**report.to_json(), "regressions": problems if check is not None else None})
     else:

@@ -11,6 +11,7 @@ from tracefork_otel.demo.agent import demo_policy
 from tracefork_otel.demo.agent import run as demo_agent
 from tracefork_otel.demo.endpoint import MessagesEndpoint
 from tracefork_otel.record import record_run
+from tracefork_otel.urls import safe_url
 
 DEMO_AGENT_SPEC = "tracefork_otel.demo.agent:run"
 DEMO_RUN_NAME = "refund-desk"
@@ -42,5 +43,5 @@ def run_demo(*, chunk_delay: float = 0.0) -> DemoResult:
         trace_id=run.trace_id,
         outcome=outcome,
         exchanges=run.exchanges,
-        blob_store=record_config.get().blob_store.url,
+        blob_store=safe_url(record_config.get().blob_store.url),
     )

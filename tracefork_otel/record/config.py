@@ -16,8 +16,9 @@ from opentelemetry import trace
 
 from tracefork_otel import environment_variables as env
 from tracefork_otel import semconv
-from tracefork_otel.blobstore import BlobStore, open_blob_store
+from tracefork_otel.blobstore import BlobStore, UnavailableBlobStore, open_blob_store
 from tracefork_otel.errors import ConfigError
+from tracefork_otel.urls import scrub_urls
 
 Redactor = Callable[[Literal["request", "response"], bytes], bytes]
 """``redact(kind, body) -> body``: rewrites a request or response body before it is hashed and stored."""
@@ -54,12 +55,19 @@ _stores: dict[str, BlobStore] = {}
 
 def _store(url: str | None) -> BlobStore:
     """One store object per URL for the record path, so its caches (the previous exchange
-    for delta compression, folders already made) outlive a single run."""
+    for delta compression, folders already made) outlive a single run.
+
+    A store that cannot be opened (unknown protocol, backend not installed, server down)
+    becomes an `UnavailableBlobStore`: recording fails open on it, put by put. It is not
+    kept, so the next run tries the URL again."""
     key = url or env.blob_url()
     with _lock:
         store = _stores.get(key)
         if store is None:
-            store = _stores[key] = open_blob_store(key)
+            try:
+                store = _stores[key] = open_blob_store(key)
+            except Exception as exc:
+                return UnavailableBlobStore(key, scrub_urls(f"{type(exc).__name__}: {exc}"))
         return store
 
 

@@ -37,6 +37,7 @@ from tracefork_otel.record.writer import Job, get_writer
 from tracefork_otel.sdk_errors import passthrough
 from tracefork_otel.spanmodel import AttributeValue
 from tracefork_otel.tape.model import Exchange
+from tracefork_otel.urls import safe_url, scrub_urls
 
 logger = logging.getLogger(__name__)
 
@@ -200,12 +201,14 @@ class ExchangeRecorder:
             response_sha = store.put(body, bases=[run.previous_response] if run.previous_response else [])
         except Exception as exc:
             if strict:
-                self._end_span(end_ns, f"{exc}")
+                self._end_span(end_ns, scrub_urls(f"{exc}"))
                 error = (
-                    exc if isinstance(exc, BlobError) else BlobError(f"recording failed: {type(exc).__name__}: {exc}")
+                    exc
+                    if isinstance(exc, BlobError)
+                    else BlobError(scrub_urls(f"recording failed: {type(exc).__name__}: {exc}"))
                 )
                 raise passthrough(error) from exc
-            record_error = f"{type(exc).__name__}: {exc}"
+            record_error = scrub_urls(f"{type(exc).__name__}: {exc}")
             # Each message names its blob; a dead store fails every put the same way: say it once.
             warn_once(record_error, key=f"put {store.url} {type(exc).__qualname__}")
             request_sha, response_sha = sha256_hex(request), sha256_hex(body)
@@ -250,8 +253,8 @@ class ExchangeRecorder:
             semconv.RESPONSE_STATUS_CODE: ex.status_code,
             semconv.RESPONSE_STREAM: ex.stream,
             semconv.TAPE_SCHEMA: 1,
-            semconv.GEN_AI_INPUT_MESSAGES_REF: store.uri(ex.request_sha256),
-            semconv.GEN_AI_OUTPUT_MESSAGES_REF: store.uri(ex.response_sha256),
+            semconv.GEN_AI_INPUT_MESSAGES_REF: safe_url(store.uri(ex.request_sha256)),
+            semconv.GEN_AI_OUTPUT_MESSAGES_REF: safe_url(store.uri(ex.response_sha256)),
         }
         if ex.response_headers:
             attrs[semconv.RESPONSE_HEADERS] = [f"{k}: {v}" for k, v in ex.response_headers]

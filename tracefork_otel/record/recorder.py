@@ -29,6 +29,7 @@ from tracefork_otel.record.writer import get_writer
 from tracefork_otel.spanmodel import AttributeValue
 from tracefork_otel.tape.digest import tape_digest
 from tracefork_otel.tape.model import SCHEMA_VERSION
+from tracefork_otel.urls import safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def record_run(
             semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_INVOKE_AGENT,
             semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_ANTHROPIC,
             semconv.GEN_AI_AGENT_NAME: name,
-            semconv.BLOB_STORE: config.blob_store.url,
+            semconv.BLOB_STORE: safe_url(config.blob_store.url),
             semconv.TAPE_SCHEMA: SCHEMA_VERSION,
             **(attributes or {}),
         },

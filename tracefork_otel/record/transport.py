@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import Any
 
+from tracefork_otel import environment_variables as env
 from tracefork_otel.record import config as record_config
 from tracefork_otel.record.exchange import ExchangeRecorder, suppressed, warn_once
 from tracefork_otel.record.run import RunState, current_run
@@ -31,9 +32,10 @@ def _start(request: Any, body: bytes, run: RunState | None) -> ExchangeRecorder 
     """Start recording ``request``; None when recording is off here or cannot start (fail-open)."""
     if suppressed():
         return None
-    run = run or current_run()
-    config = (run.config if run is not None else None) or record_config.get()
+    config: record_config.RecordConfig | None = None
     try:
+        run = run or current_run()
+        config = (run.config if run is not None else None) or record_config.get()
         url = request.url
         return ExchangeRecorder(
             config,
@@ -46,7 +48,7 @@ def _start(request: Any, body: bytes, run: RunState | None) -> ExchangeRecorder 
             run=run,
         )
     except Exception as exc:
-        if config.strict:
+        if config.strict if config is not None else env.parse_bool(env.TFOTEL_STRICT, False):
             raise
         warn_once(f"could not start recording an exchange: {type(exc).__name__}: {exc}")
         return None

@@ -10,10 +10,8 @@ gathers what is shown, ``body`` bounds each body, ``forks`` walks the fork tree,
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
-from tracefork_otel.errors import ConfigError
+from tracefork_otel.outfile import write_output
 from tracefork_otel.report.body import BODY_LIMIT, Body, body_from_bytes, read_body
 from tracefork_otel.report.forks import ForkNode, fork_tree
 from tracefork_otel.report.html import DATA_ELEMENT_ID, embed_json, render_html
@@ -39,27 +37,12 @@ __all__ = [
 ]
 
 
-def write_report(report: Report, path: Path) -> int:
-    """Render ``report`` to ``path`` atomically (a reader never sees half a page); return its size in bytes.
+def write_report(report: Report, path: str | os.PathLike[str]) -> int:
+    """Render ``report`` to ``path`` (``-`` for stdout) as `write_output` writes files; return its size in bytes.
 
     Raises:
         ConfigError: the folder does not exist or the file cannot be written.
     """
     data = render_html(report).encode("utf-8")
-    path = path.expanduser()
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ConfigError(f"cannot write {path}: folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_output(path, data)
     return len(data)

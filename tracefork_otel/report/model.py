@@ -16,6 +16,7 @@ from tracefork_otel.report.forks import ForkNode, fork_tree
 from tracefork_otel.spanmodel import SpanRecord
 from tracefork_otel.spanstore import SpanStore
 from tracefork_otel.timeline import BlameCell, StepRow, Timeline, blame_cells, build_timeline
+from tracefork_otel.urls import safe_url
 
 REPORT_SCHEMA: Final = "tracefork.report/1"
 """Names the shape of the JSON embedded in a report; bumped when a field changes meaning."""
@@ -178,5 +179,5 @@ def build_report(
         blame=blame,
         forks=fork_tree(trace_id, spans, span_store),
         source=source,
-        blob_store=blob_store.url if blob_store is not None else "",
+        blob_store=safe_url(blob_store.url) if blob_store is not None else "",
     )

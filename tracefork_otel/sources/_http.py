@@ -21,6 +21,7 @@ import httpx
 from tracefork_otel.environment_variables import TFOTEL_SOURCE_AUTHORIZATION, TFOTEL_SOURCE_ORG_ID
 from tracefork_otel.errors import ConfigError, SourceError
 from tracefork_otel.sources._otlp_json import load_documents
+from tracefork_otel.urls import safe_url
 
 DEFAULT_TIMEOUT: Final = 10.0
 """Seconds to wait for connect, each read, and the pool, per request."""
@@ -59,11 +60,7 @@ def auth_headers(authorization: str | None = None, org_id: str | None = None) ->
 
 def redact_url(url: str | httpx.URL) -> str:
     """``url`` without user info or query, safe for names and messages."""
-    try:
-        parsed = httpx.URL(url)
-        return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
-    except (httpx.InvalidURL, TypeError, ValueError):
-        return "<unparsable URL>"
+    return safe_url(str(url))
 
 
 @contextlib.contextmanager

@@ -82,6 +82,7 @@ _COLUMNS: Final = (
     "attributes, events, links, resource, scope_name, is_exchange, input_tokens, output_tokens, run_partial"
 )
 _INSERT: Final = f"INSERT OR REPLACE INTO spans ({_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+_DELETE_TRACE: Final = "DELETE FROM spans WHERE trace_id = ?"
 _LATEST_BLAME: Final = """
 SELECT trace_id FROM spans
 WHERE parent_span_id IS NULL AND name = ? AND json_extract(attributes, '$."' || ? || '"') = ?
@@ -211,8 +212,11 @@ class SpanStore:
     def __repr__(self) -> str:
         return f"SpanStore({str(self.path)!r})"
 
-    def write(self, spans: Sequence[SpanRecord]) -> None:
+    def write(self, spans: Sequence[SpanRecord], *, replace_traces: bool = False) -> None:
         """Store ``spans`` in one transaction, replacing any with the same ids.
+
+        With ``replace_traces``, every stored span of the traces in ``spans`` is deleted
+        first, in the same transaction (``tfotel import --force``).
 
         Raises:
             StoreError: the file cannot be created, is not a span store, or stayed locked
@@ -228,6 +232,8 @@ class SpanStore:
                     assert conn is not None
                     conn.execute("BEGIN IMMEDIATE")
                     try:
+                        if replace_traces:
+                            conn.executemany(_DELETE_TRACE, [(t,) for t in {span.trace_id for span in spans}])
                         conn.executemany(_INSERT, rows)
                         conn.execute("COMMIT")
                     except BaseException:
