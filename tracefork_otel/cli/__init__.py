@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from tracefork_otel import __version__
-from tracefork_otel.cli._output import EXIT_BAD_INPUT, Abort, one_line
+from tracefork_otel.cli._output import EXIT_BAD_INPUT, Abort, PrintableFormatter, one_line
 from tracefork_otel.errors import TraceforkError
 
 
@@ -55,7 +55,9 @@ def cli(verbose: int) -> None:
       tfotel replay TRACE_ID --agent M:F   replay it bit-exact, offline
     """
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="tfotel: %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("tfotel: %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=max(level, logging.DEBUG), handlers=[handler])
 
 
 _COMMANDS: dict[str, str] = {

@@ -6,6 +6,7 @@ import datetime
 
 import click
 
+from tracefork_otel.cli._output import printable, printable_lines
 from tracefork_otel.spanstore import RunSummary
 from tracefork_otel.timeline import Timeline
 
@@ -24,7 +25,7 @@ def timeline_text(tl: Timeline) -> str:
     """The run header and one line per step."""
     state = "partial" if tl.partial else "complete"
     lines = [
-        f"run {tl.trace_id}  {tl.name or '(unnamed)'}  {_when(tl.start_time_unix_nano)} UTC"
+        f"run {printable(tl.trace_id)}  {printable(tl.name) or '(unnamed)'}  {_when(tl.start_time_unix_nano)} UTC"
         f"  {tl.duration_ms:.0f} ms  {len(tl.steps)} steps  {tl.draws} draws  {state}",
     ]
     if tl.digest:
@@ -38,12 +39,13 @@ def timeline_text(tl: Timeline) -> str:
     lines.append(header)
     for s in tl.steps:
         kind = "sse" + ("!" if s.incomplete else "") if s.stream else "json"
+        model, finish = printable(s.model)[:22], printable(s.finish_reason)[:10]
         line = (
-            f"{s.step:>4}  {s.model[:22]:<22} {s.status_code or '-':>6} {kind:<6} {_tokens(s.input_tokens):>6}"
-            f" {_tokens(s.output_tokens):>5} {s.latency_ms:>8.1f}  {s.finish_reason[:10]:<10} {','.join(s.tool_calls)}"
+            f"{s.step:>4}  {model:<22} {s.status_code or '-':>6} {kind:<6} {_tokens(s.input_tokens):>6}"
+            f" {_tokens(s.output_tokens):>5} {s.latency_ms:>8.1f}  {finish:<10} {printable(','.join(s.tool_calls))}"
         )
         if s.error:
-            line += f"  error={s.error}"
+            line += f"  error={printable(s.error)}"
         cell = tl.blame.get(s.step)
         if cell is not None:
             marker = "  <- top" if cell.rank == 1 else ""
@@ -58,13 +60,15 @@ def runs_text(runs: list[RunSummary]) -> str:
     lines = [f"{'trace id':<32}  {'started (UTC)':<19}  {'steps':>5}  {'tokens in/out':>13}  {'ms':>7}  name"]
     for r in runs:
         flags = (" partial" if r.partial else "") + (f" errors={r.errors}" if r.errors else "")
-        name = r.name or "(no root span)"  # killed mid-run, or still recording
+        name = printable(r.name) or "(no root span)"  # killed mid-run, or still recording
         lines.append(
-            f"{r.trace_id}  {_when(r.start_time_unix_nano):<19}  {r.exchanges:>5}  "
+            f"{printable(r.trace_id)}  {_when(r.start_time_unix_nano):<19}  {r.exchanges:>5}  "
             f"{f'{r.input_tokens}/{r.output_tokens}':>13}  {r.duration_ns / 1e6:>7.0f}  {name}{flags}"
         )
     return "\n".join(lines)
 
 
 def echo(text: str) -> None:
-    click.echo(text)
+    """Text for people on stdout. Its lines are ours; any control character in it is escaped
+    (fields that could hold a line break are escaped with `printable` where they are laid out)."""
+    click.echo(printable_lines(text))

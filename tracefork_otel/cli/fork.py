@@ -8,7 +8,7 @@ import click
 
 from tracefork_otel.agents import load_callable
 from tracefork_otel.cli._options import blobs_option, json_option, source_options
-from tracefork_otel.cli._output import Abort, emit_json, status
+from tracefork_otel.cli._output import Abort, emit_json, printable, status
 from tracefork_otel.cli._render import echo
 from tracefork_otel.cli.record import anthropic_kwargs
 from tracefork_otel.errors import ConfigError
@@ -67,18 +67,18 @@ def fork(
     kwargs = anthropic_kwargs(base_url)
     import httpx2
 
-    status(f"forking {tape.trace_id} at step {step}: replaying {step} steps, then live …")
+    status(f"forking {printable(tape.trace_id)} at step {step}: replaying {step} steps, then live …")
     result = fork_run(tape, store, fn, step=step, response=response, live=httpx2.HTTPTransport(), client_kwargs=kwargs)
     if as_json:
         emit_json(result.to_json())
         return
     echo(result.trace_id)
     status(
-        f"fork {result.trace_id} of {result.parent_trace_id} at step {step}:"
+        f"fork {result.trace_id} of {printable(result.parent_trace_id)} at step {step}:"
         f" {result.replayed} exchanges replayed for $0, {result.recorded} recorded live"
     )
     if result.divergence is not None:
-        status(f"  the prefix diverged: {result.divergence}")
+        status(f"  the prefix diverged: {printable(result.divergence)}")
     if result.agent_error:
-        status(f"  agent raised {result.agent_error}")
-    status(f"  outcome {result.outcome!r}")
+        status(f"  agent raised {printable(result.agent_error)}")
+    status(f"  outcome {printable(repr(result.outcome))}")

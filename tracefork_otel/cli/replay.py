@@ -6,7 +6,7 @@ import click
 
 from tracefork_otel.agents import load_callable
 from tracefork_otel.cli._options import blobs_option, json_option, source_options
-from tracefork_otel.cli._output import EXIT_CHECK_FAILED, emit_json, status
+from tracefork_otel.cli._output import EXIT_CHECK_FAILED, emit_json, printable, status
 from tracefork_otel.cli._render import echo
 from tracefork_otel.loading import is_tape_path, load_target, open_trace_source
 from tracefork_otel.replay.runner import ReplayReceipt, replay_run
@@ -14,11 +14,12 @@ from tracefork_otel.replay.runner import ReplayReceipt, replay_run
 
 def receipt_text(r: ReplayReceipt) -> str:
     lines = []
+    trace_id = printable(r.trace_id)
     if r.bit_exact:
-        lines.append(f"replay {r.trace_id}: bit-exact")
+        lines.append(f"replay {trace_id}: bit-exact")
     else:
         where = f" at step {r.divergence.step}" if r.divergence is not None else ""
-        lines.append(f"replay {r.trace_id}: DIVERGED{where}")
+        lines.append(f"replay {trace_id}: DIVERGED{where}")
     lines.append(
         f"  steps      {r.replayed}/{r.steps} replayed, {r.bytes_verified:,} bytes verified, {r.draws} draws served"
     )
@@ -26,16 +27,16 @@ def receipt_text(r: ReplayReceipt) -> str:
     lines.append(f"  digest     {r.replay_digest[:16]}… ({same})")
     lines.append(f"  wall time  {r.wall_time_s:.3f} s (no network, no API key)")
     if r.agent_error:
-        lines.append(f"  agent raised {r.agent_error}")
+        lines.append(f"  agent raised {printable(r.agent_error)}")
     d = r.divergence
     if d is not None:
-        lines.append(f"  {d}")
+        lines.append(f"  {printable(d)}")
         if d.field:
-            lines.append(f"    field     {d.field}")
-            lines.append(f"    recorded  {d.expected}")
-            lines.append(f"    replayed  {d.actual}")
+            lines.append(f"    field     {printable(d.field)}")
+            lines.append(f"    recorded  {printable(d.expected)}")
+            lines.append(f"    replayed  {printable(d.actual)}")
     else:
-        lines.append(f"  outcome    {r.outcome!r}")
+        lines.append(f"  outcome    {printable(repr(r.outcome))}")
     return "\n".join(lines)
 
 
@@ -105,8 +106,8 @@ def verify(
     if as_json:
         emit_json(receipt.to_json())
     elif receipt.bit_exact:
-        echo(f"ok {receipt.trace_id}: {receipt.replayed} steps bit-exact")
+        echo(f"ok {printable(receipt.trace_id)}: {receipt.replayed} steps bit-exact")
     else:
-        echo(f"DRIFT {receipt.trace_id}: {receipt.divergence}")
+        echo(f"DRIFT {printable(receipt.trace_id)}: {printable(receipt.divergence)}")
     if not receipt.bit_exact:
         raise SystemExit(EXIT_CHECK_FAILED)
