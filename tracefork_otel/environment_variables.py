@@ -30,7 +30,8 @@ TFOTEL_SOURCE_ORG_ID: Final = "TFOTEL_SOURCE_ORG_ID"
 """``X-Scope-OrgID`` header value sent to a multi-tenant Tempo."""
 
 TFOTEL_SOURCE_TIMEOUT: Final = "TFOTEL_SOURCE_TIMEOUT"
-"""Seconds an HTTP trace source (Tempo, Jaeger) waits to connect and for each read. Default 10."""
+"""Seconds one request to an HTTP trace source (Tempo, Jaeger) may take in all, from connecting to the
+last byte of the answer. Default 10."""
 
 TFOTEL_STRICT: Final = "TFOTEL_STRICT"
 """``true`` makes recording failures raise into the agent instead of being logged and counted. Default false."""

@@ -64,7 +64,7 @@ def open_source(
             ``$TFOTEL_SOURCE_ORG_ID``.
         client: an ``httpx.Client`` for the HTTP sources (tests inject one).
         local_factory: builds the local span store's source, for ``local``.
-        timeout: seconds the HTTP sources wait to connect and for each read; default
+        timeout: seconds one HTTP request may take in all (a deadline); default
             ``$TFOTEL_SOURCE_TIMEOUT``, else 10.
 
     Raises:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
+import time
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -24,7 +26,8 @@ from tracefork_otel.sources._otlp_json import load_documents
 from tracefork_otel.urls import safe_url
 
 DEFAULT_TIMEOUT: Final = 10.0
-"""Seconds to wait for connect, each read, and the pool, per request."""
+"""Seconds one request may take, from connecting to the last byte of the body (a deadline, not a
+per-read timeout: a backend trickling a byte at a time cannot hold a command past it)."""
 
 MAX_RESPONSE_BYTES: Final = 256 * 1024 * 1024
 """Largest decoded response body read; a larger trace is refused rather than buffered."""
@@ -161,6 +164,7 @@ class HttpBackend:
         self._client = client
         self._headers = {"Accept": "application/json", **(headers or {})}
         self._timeout = httpx.Timeout(timeout)
+        self._timeout_s = timeout
         self._max_bytes = max_bytes
 
     def get(self, path: str, *, passthrough: Collection[int] = (200, 404)) -> Answer:
@@ -172,13 +176,7 @@ class HttpBackend:
                 a body larger than ``max_bytes``.
         """
         shown = f"{self.base_url}{path}"
-        with map_http_errors(shown), self._session() as client:
-            request = client.build_request("GET", self._base + path, headers=self._headers, timeout=self._timeout)
-            response = client.send(request, stream=True, follow_redirects=False)
-            try:
-                body = self._read(response, shown)
-            finally:
-                response.close()
+        response, body = self._fetch_by_deadline(path, shown)
         answer = Answer(shown, response.status_code, body)
         if response.status_code in passthrough:
             return answer
@@ -195,6 +193,41 @@ class HttpBackend:
             )
         raise SourceError(f"{shown} answered {status}: {answer.excerpt() or '(empty body)'}")
 
+    def _fetch_by_deadline(self, path: str, shown: str) -> tuple[httpx.Response, bytes]:
+        """The response and its whole body, within ``timeout`` seconds from now.
+
+        httpx's timeouts bound each connect and each read; a body (or header) trickled a
+        byte at a time never trips them. So the request runs on a worker thread, which
+        also checks the deadline between chunks and gives up; the caller waits for it
+        until the deadline and no longer.
+        """
+        deadline = time.monotonic() + self._timeout_s
+        outcome: list[tuple[httpx.Response, bytes] | BaseException] = []
+
+        def fetch() -> None:
+            try:
+                with map_http_errors(shown), self._session() as client:
+                    request = client.build_request(
+                        "GET", self._base + path, headers=self._headers, timeout=self._timeout
+                    )
+                    response = client.send(request, stream=True, follow_redirects=False)
+                    try:
+                        outcome.append((response, self._read(response, shown, deadline)))
+                    finally:
+                        response.close()
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=fetch, name="tfotel-source-get", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive() or not outcome:
+            raise SourceError(f"{shown} timed out: no complete answer within {self._timeout_s:g} s")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
     @contextlib.contextmanager
     def _session(self) -> Iterator[httpx.Client]:
         if self._client is not None:
@@ -203,7 +236,7 @@ class HttpBackend:
         with httpx.Client(follow_redirects=False, timeout=self._timeout) as client:
             yield client
 
-    def _read(self, response: httpx.Response, shown: str) -> bytes:
+    def _read(self, response: httpx.Response, shown: str, deadline: float) -> bytes:
         declared = response.headers.get("content-length", "")
         too_big = SourceError(f"{shown} answered more than {self._max_bytes} bytes; the trace is too large to read")
         if declared.isdigit() and int(declared) > self._max_bytes:
@@ -213,6 +246,8 @@ class HttpBackend:
             body += chunk
             if len(body) > self._max_bytes:
                 raise too_big
+            if time.monotonic() > deadline:  # the caller has given up: stop reading
+                raise SourceError(f"{shown} timed out: no complete answer within {self._timeout_s:g} s")
         return bytes(body)
 
 

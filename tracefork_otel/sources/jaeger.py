@@ -29,7 +29,7 @@ class JaegerSource:
             client is made per call.
         headers: sent with every request (``Authorization`` for a proxy in front);
             never shown in messages.
-        timeout: seconds for connect and for each read.
+        timeout: seconds one request may take in all, connect to last byte (a deadline).
         max_bytes: the largest answer read.
     """
 

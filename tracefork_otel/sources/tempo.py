@@ -36,7 +36,7 @@ class TempoSource:
             ``MockTransport``); it is not closed here. By default a client is made per call.
         headers: sent with every request, e.g. ``Authorization`` and ``X-Scope-OrgID``
             (see :func:`tracefork_otel.sources.open_source`); never shown in messages.
-        timeout: seconds for connect and for each read.
+        timeout: seconds one request may take in all, connect to last byte (a deadline).
         allow_partial: accept a trace Tempo marks partial (logged as a warning).
         max_bytes: the largest answer read.
     """
