@@ -29,8 +29,11 @@ def text_of(content: object) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(text_of(b.get("content")) if b.get("type") == "tool_result" else str(b.get("text", ""))
-                       for b in content if isinstance(b, dict))
+        return "".join(
+            text_of(b.get("content")) if b.get("type") == "tool_result" else str(b.get("text", ""))
+            for b in content
+            if isinstance(b, dict)
+        )
     return ""
 
 
@@ -52,10 +55,16 @@ class MultiplyModel:
     def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
         messages = request.get("messages") or []
         last = messages[-1] if messages else {}
-        thinking = [{"type": "thinking", "thinking": self._words("Let me think."), "signature": "sig"}] \
-            if isinstance(request.get("thinking"), dict) and request["thinking"].get("type") == "enabled" else []
-        results = [b for b in last.get("content") or [] if isinstance(b, dict) and b.get("type") == "tool_result"] \
-            if isinstance(last.get("content"), list) else []
+        thinking = (
+            [{"type": "thinking", "thinking": self._words("Let me think."), "signature": "sig"}]
+            if isinstance(request.get("thinking"), dict) and request["thinking"].get("type") == "enabled"
+            else []
+        )
+        results = (
+            [b for b in last.get("content") or [] if isinstance(b, dict) and b.get("type") == "tool_result"]
+            if isinstance(last.get("content"), list)
+            else []
+        )
         if results:
             found = re.search(r"-?\d+", text_of(results[-1].get("content")))
             product = found.group() if found else "unknown"
@@ -76,8 +85,9 @@ class MultiplyModel:
         with self._lock:
             return self._wording.choice(choices)
 
-    def _reply(self, request: dict[str, Any], thinking: list[dict[str, Any]], *, text: str,
-               use: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _reply(
+        self, request: dict[str, Any], thinking: list[dict[str, Any]], *, text: str, use: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         reply = message(text, tool_use=use, request=request)
         reply["content"] = [*thinking, *reply["content"]]
         return reply

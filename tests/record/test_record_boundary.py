@@ -24,7 +24,9 @@ def policy(request: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(tmp_path: Path, serve: Callable[..., MessagesEndpoint], monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryBlobStore]:
+def store(
+    tmp_path: Path, serve: Callable[..., MessagesEndpoint], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MemoryBlobStore]:
     endpoint = serve(policy)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", endpoint.base_url)
     blobs = MemoryBlobStore(f"boundary-{tmp_path.name}")
@@ -49,7 +51,7 @@ def test_a_decorated_function_is_one_run_with_its_entry_point_inputs_and_outcome
     store: MemoryBlobStore, spans: Any, trace_of: Callable[[str], Any]
 ) -> None:
     assert agents.plain("hi", times=2) == {"answers": ["reply to hi", "reply to hi"]}
-    (trace_id, root), = runs_of(spans).items()
+    ((trace_id, root),) = runs_of(spans).items()
     assert root.name == "invoke_agent plain"
     assert len(trace_of(trace_id).exchanges) == 2
     entry = entry_point_of(root.attributes)
@@ -90,7 +92,11 @@ def test_an_exception_is_the_outcome_and_still_raises(store: MemoryBlobStore, sp
     (root,) = runs_of(spans).values()
     outcome = outcome_of(root.attributes)
     assert outcome is not None and not outcome.ok and outcome.error_type == "LookupError"
-    assert json.loads(store.get(outcome.sha256)) == {"status": "error", "type": "LookupError", "message": "no answer for q"}
+    assert json.loads(store.get(outcome.sha256)) == {
+        "status": "error",
+        "type": "LookupError",
+        "message": "no answer for q",
+    }
     assert root.attributes[semconv.RUN_PARTIAL] is True
 
 
