@@ -47,6 +47,9 @@ TFOTEL_RUN_NAME: Final = "TFOTEL_RUN_NAME"
 TFOTEL_RUNS_FILE: Final = "TFOTEL_RUNS_FILE"
 """A file each sealed run appends its trace id to (set by ``tfotel record -- COMMAND`` for its child)."""
 
+TFOTEL_BOOTSTRAP: Final = "TFOTEL_BOOTSTRAP"
+"""What a process started by ``tfotel record --`` / ``tfotel replay --`` turns on at start-up."""
+
 DEFAULT_HOME: Final = "~/.tracefork"
 
 

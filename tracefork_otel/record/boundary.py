@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from tracefork_otel import clientseam, semconv
@@ -134,13 +135,70 @@ _process: RunState | None = None
 _process_lock = threading.Lock()
 _failure: BaseException | None = None
 _hooked = False
+_ROOTED = "__tracefork_process_rooted__"
 
 
 def enable_process_run() -> None:
     """Let calls outside any run and any trace record into the process's run (``instrument()`` does)."""
     global _process_enabled
     _process_enabled = True
-    set_fallback_run(process_run)
+    set_fallback_run(_run_for)
+    _root_sdk_spans()
+
+
+def _run_for(parent: trace.Span) -> RunState | None:
+    """The process's run for a call whose current span is ``parent`` (invalid, or the SDK's own span in it)."""
+    if not parent.get_span_context().is_valid:
+        return process_run()
+    state = _process
+    return state if state is not None and trace_id_of(parent) == state.trace_id else None
+
+
+class _ProcessRootedTracer:
+    """The SDK's tracer, with its spans that would start a trace of their own put in the process's run.
+
+    The SDK opens a span per API call (and one per tool runner) before the request reaches
+    the recording transport; left alone, each would be a trace of its own, "one run per call".
+    """
+
+    def __init__(self, inner: trace.Tracer) -> None:
+        self._inner = inner
+
+    def _context(self, context: otel_context.Context | None) -> otel_context.Context | None:
+        if context is not None or current_run() is not None or trace.get_current_span().get_span_context().is_valid:
+            return context
+        state = process_run()
+        return trace.set_span_in_context(state.root_span) if state is not None and state.root_span else None
+
+    def start_span(self, name: str, context: otel_context.Context | None = None, *args: Any, **kwargs: Any) -> Any:
+        return self._inner.start_span(name, self._context(context), *args, **kwargs)
+
+    def start_as_current_span(
+        self, name: str, context: otel_context.Context | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return self._inner.start_as_current_span(name, self._context(context), *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _root_sdk_spans() -> None:
+    """Wrap the tracer every SDK client gets (``anthropic._base_client.get_tracer``), once."""
+    try:
+        import anthropic._base_client as sdk_base
+    except ImportError:
+        return
+    original: Callable[..., Any] = getattr(sdk_base, "get_tracer")  # noqa: B009  (not in the SDK's __all__)
+    if getattr(original, _ROOTED, False):
+        return
+
+    @functools.wraps(original)
+    def get_tracer(*args: Any, **kwargs: Any) -> Any:
+        tracer = original(*args, **kwargs)
+        return None if tracer is None else _ProcessRootedTracer(tracer)
+
+    setattr(get_tracer, _ROOTED, True)
+    setattr(sdk_base, "get_tracer", get_tracer)  # noqa: B010
 
 
 def script_name() -> str:

@@ -115,8 +115,8 @@ class ExchangeRecorder:
 
         run = run or current_run()
         parent = trace.get_current_span()
-        if run is None and not parent.get_span_context().is_valid:
-            run = fallback_run()  # no run, no trace: the process is the run
+        if run is None:
+            run = fallback_run(parent)  # no explicit run: the process's, unless another trace holds the call
         ctx: Any = None
         if run is not None and run.root_span is not None and trace_id_of(parent) != run.trace_id:
             # A bound client used outside the run's context (another thread): parent to the run's root.

@@ -127,22 +127,23 @@ def reset_current_run(token: contextvars.Token[RunState | None]) -> None:
     _current_run.reset(token)
 
 
-def _no_run() -> RunState | None:
+def _no_run(parent: trace.Span) -> RunState | None:
     return None
 
 
-_fallback_run: Callable[[], RunState | None] = _no_run
+_fallback_run: Callable[[trace.Span], RunState | None] = _no_run
 
 
-def set_fallback_run(provider: Callable[[], RunState | None]) -> None:
-    """Where a call outside any run and any trace records (``boundary.process_run`` once enabled)."""
+def set_fallback_run(provider: Callable[[trace.Span], RunState | None]) -> None:
+    """Where a call outside any explicit run records, given its current span (the process's run, once enabled)."""
     global _fallback_run
     _fallback_run = provider
 
 
-def fallback_run() -> RunState | None:
-    """The run of a call made outside any run and any trace: the process's, when enabled."""
-    return _fallback_run()
+def fallback_run(parent: trace.Span) -> RunState | None:
+    """The run of a call made outside any explicit run: the process's, when enabled and ``parent`` is no other
+    instrumentation's trace; else None (the trace's implicit run)."""
+    return _fallback_run(parent)
 
 
 def ambient_run(trace_id: str, blob_store: BlobStore) -> RunState:
