@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,21 @@ def serve() -> Iterator[Callable[..., MessagesEndpoint]]:
     yield start
     for endpoint in started:
         endpoint.stop()
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment for a child process: ours without proxies or OTel/tracefork settings, plus ``extra``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in PROXY_VARIABLES and not key.startswith(("OTEL_", "TFOTEL_", "ANTHROPIC_"))
+    }
+    env.update({"TFOTEL_HOME": str(home), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def child_env() -> Callable[..., dict[str, str]]:
+    """``child_env(home, **extra)``: a clean environment for a child process (see `clean_env`)."""
+    return clean_env

@@ -3,7 +3,10 @@
 Record a run::
 
     import tracefork_otel
-    tracefork_otel.instrument()          # every Anthropic client records from now on
+    tracefork_otel.instrument()          # every Anthropic client records, made before or after
+
+    @tracefork_otel.agent                # optional: each call is one run, replayable by trace id alone
+    def main(question: str) -> str: ...
 
 or, explicitly::
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 from tracefork_otel.record import (
     Nondet,
     Run,
+    agent,
     instrument,
     new_id,
     now_iso,
@@ -33,6 +37,7 @@ __all__ = [
     "Nondet",
     "Run",
     "__version__",
+    "agent",
     "instrument",
     "new_id",
     "now_iso",

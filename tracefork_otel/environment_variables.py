@@ -42,6 +42,15 @@ TFOTEL_CAPTURE_CONTENT: Final = "TFOTEL_CAPTURE_CONTENT"
 TFOTEL_LOCAL_STORE: Final = "TFOTEL_LOCAL_STORE"
 """``false`` stops ``instrument()`` from adding the local span store exporter. Default true."""
 
+TFOTEL_RUN_NAME: Final = "TFOTEL_RUN_NAME"
+"""Name of a process run (``tfotel record --name``). Default the script's file name."""
+
+TFOTEL_RUNS_FILE: Final = "TFOTEL_RUNS_FILE"
+"""A file each sealed run appends its trace id to (set by ``tfotel record -- COMMAND`` for its child)."""
+
+TFOTEL_BOOTSTRAP: Final = "TFOTEL_BOOTSTRAP"
+"""What a process started by ``tfotel record --`` / ``tfotel replay --`` turns on at start-up."""
+
 DEFAULT_HOME: Final = "~/.tracefork"
 
 

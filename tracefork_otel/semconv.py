@@ -125,6 +125,29 @@ FORK_STEP: Final = "tracefork.fork.step"
 FORK_REPLAYED: Final = "tracefork.fork.replayed"
 FORK_RECORDED: Final = "tracefork.fork.recorded"
 
+# --- a run's entry point and outcome (on the root span; see entrypoint.py) ---------------
+
+ENTRY_KIND: Final = "tracefork.entry.kind"
+"""What started the run: ``function`` (``@tracefork_otel.agent``), ``process`` or ``block`` (``record_run``)."""
+ENTRY_FUNCTION: Final = "tracefork.entry.function"
+"""``module:qualname`` of the decorated function (a script's path instead of ``__main__``)."""
+ENTRY_METHOD: Final = "tracefork.entry.method"
+"""True when the entry point is a method (replay calls it on an instance made with no arguments)."""
+ENTRY_INPUTS_SHA256: Final = "tracefork.entry.inputs.sha256"
+"""The blob of the function's arguments, ``{"args": [...], "kwargs": {...}}`` as JSON."""
+ENTRY_INPUTS_NOT_CAPTURED: Final = "tracefork.entry.inputs.not_captured"
+"""Why the arguments were not captured (JSON cannot hold them)."""
+ENTRY_COMMAND: Final = "tracefork.entry.command"
+"""A process run's command line, secret-looking values redacted."""
+ENTRY_CWD: Final = "tracefork.entry.cwd"
+"""A process run's working directory."""
+OUTCOME_STATUS: Final = "tracefork.outcome.status"
+"""``ok`` (the entry point returned) or ``error`` (it raised)."""
+OUTCOME_SHA256: Final = "tracefork.outcome.sha256"
+"""The blob of the outcome document: the return value as JSON, or the exception's type and message."""
+OUTCOME_ERROR_TYPE: Final = "tracefork.outcome.error_type"
+"""The exception's type when the run raised."""
+
 # --- nondeterminism draws (span events on the root span) ----------------------------
 
 EVENT_DRAW: Final = "tracefork.draw"

@@ -13,10 +13,11 @@ from typing import Any
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.entrypoint import EntryPoint, Outcome, entry_point_of, outcome_of, outcome_summary
 from tracefork_otel.errors import BlobError
 from tracefork_otel.replay.rebuild import exchange_spans, find_root
 from tracefork_otel.spanmodel import Attributes, SpanRecord
-from tracefork_otel.wire import message_from_sse
+from tracefork_otel.wire import MESSAGES_PATH, api_path, is_model_call, message_from_sse
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,17 @@ class StepRow:
     error: str = ""
     request_sha256: str = ""
     response_sha256: str = ""
+    method: str = "POST"
+    path: str = MESSAGES_PATH
+
+    @property
+    def is_model_step(self) -> bool:
+        """A model call; other calls (``count_tokens``, models…) are shown with their endpoint, never blamed."""
+        return is_model_call(self.method, self.path)
+
+    @property
+    def endpoint(self) -> str:
+        return api_path(self.path).removeprefix("/v1/")
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,21 @@ class Timeline:
     draws: int
     digest: str
     blame: dict[int, BlameCell] = field(default_factory=dict)
+    entry: EntryPoint | None = None
+    """How the run starts again (None: recorded before entry points, or a trace no run boundary opened)."""
+    outcome: Outcome | None = None
+    outcome_document: dict[str, Any] | None = None
+    """The outcome blob, when a blob store was at hand."""
+
+    @property
+    def outcome_text(self) -> str:
+        """One line: ``ok: VALUE``, ``raised Type: message``, or "" when no outcome was recorded."""
+        if self.outcome_document is not None:
+            summary = outcome_summary(self.outcome_document)
+            return summary if summary.startswith("raised ") else f"ok: {summary}"
+        if self.outcome is None:
+            return ""
+        return f"raised {self.outcome.error_type}" if not self.outcome.ok else "ok"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +100,17 @@ class Timeline:
             "partial": self.partial,
             "digest": self.digest,
             "draws": self.draws,
+            "entry_point": None
+            if self.entry is None
+            else {**self.entry.attributes(), "describe": self.entry.describe()},
+            "outcome": None
+            if self.outcome is None
+            else {
+                "status": self.outcome.status.value,
+                "error_type": self.outcome.error_type,
+                "sha256": self.outcome.sha256,
+                "document": self.outcome_document,
+            },
             "steps": [
                 {
                     "step": s.step,
@@ -89,6 +127,8 @@ class Timeline:
                     "error": s.error,
                     "request_sha256": s.request_sha256,
                     "response_sha256": s.response_sha256,
+                    "endpoint": s.endpoint,
+                    "model_step": s.is_model_step,
                     **({"blame": vars(self.blame[s.step])} if s.step in self.blame else {}),
                 }
                 for s in self.steps
@@ -165,12 +205,15 @@ def build_timeline(trace_id: str, spans: Sequence[SpanRecord], blob_store: BlobS
                 error=str(a.get(semconv.ERROR_TYPE) or a.get(semconv.RECORD_ERROR) or ""),
                 request_sha256=str(a.get(semconv.REQUEST_SHA256, "")),
                 response_sha256=response_sha,
+                method=str(a.get(semconv.REQUEST_METHOD, "POST")),
+                path=str(a.get(semconv.REQUEST_PATH, MESSAGES_PATH)),
             )
         )
     root = find_root(spans)
     ra = root.attributes if root is not None else {}
     start = root.start_time_unix_nano if root is not None else min((s.start_time_unix_nano for s in spans), default=0)
     end = root.end_time_unix_nano if root is not None else max((s.end_time_unix_nano for s in spans), default=0)
+    outcome = outcome_of(ra)
     return Timeline(
         trace_id=trace_id,
         name=str(ra.get(semconv.GEN_AI_AGENT_NAME, root.name if root is not None else "")),
@@ -180,7 +223,20 @@ def build_timeline(trace_id: str, spans: Sequence[SpanRecord], blob_store: BlobS
         steps=tuple(rows),
         draws=sum(1 for e in (root.events if root is not None else ()) if e.name == semconv.EVENT_DRAW),
         digest=str(ra.get(semconv.TAPE_DIGEST, "")),
+        entry=entry_point_of(ra),
+        outcome=outcome,
+        outcome_document=_outcome_document(outcome, blob_store),
     )
+
+
+def _outcome_document(outcome: Outcome | None, blob_store: BlobStore | None) -> dict[str, Any] | None:
+    if outcome is None or not outcome.sha256 or blob_store is None:
+        return None
+    try:
+        doc = json.loads(blob_store.get(outcome.sha256))
+    except (BlobError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def blame_cells(spans: Sequence[SpanRecord]) -> dict[int, BlameCell]:

@@ -30,6 +30,23 @@ ERROR_TYPES: Final[Mapping[int, str]] = {
 _PIECES: Final = 3  # deltas per content block; more than one, so clients must accumulate
 
 
+MESSAGES_PATH: Final = "/v1/messages"
+"""The one endpoint whose calls are model steps; every other call (``count_tokens``, models, batches, files) is
+recorded and replayed but is not a step: never resampled, never ranked."""
+
+
+def api_path(path: str) -> str:
+    """A request path without the base URL's own prefix (``/proxy/v1/messages`` → ``/v1/messages``), no query."""
+    path = path.split("?", 1)[0]
+    index = path.find("/v1/")
+    return path[index:] if index >= 0 else path
+
+
+def is_model_call(method: str, path: str) -> bool:
+    """Whether a request is a model step (``POST /v1/messages``), not an auxiliary call."""
+    return method.upper() == "POST" and api_path(path) == MESSAGES_PATH
+
+
 def dumps(obj: object) -> bytes:
     """Serialise JSON deterministically: sorted keys, no whitespace, UTF-8."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

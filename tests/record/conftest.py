@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,8 +12,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tracefork_otel.demo import Policy, ReceivedRequest, encode_event, stream_events
 from tracefork_otel.demo.endpoint import dumps
-
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "grpc_proxy")
 
 
 @pytest.fixture(autouse=True)
@@ -36,18 +33,6 @@ def expected_body() -> Callable[[Policy, ReceivedRequest], bytes]:
     return sent_bytes
 
 
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment for a child process: ours without proxies or OTel/tracefork settings, plus ``extra``."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in PROXY_VARIABLES and not key.startswith(("OTEL_", "TFOTEL_", "ANTHROPIC_"))
-    }
-    env.update({"TFOTEL_HOME": str(home), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="session")
 def tfotel() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the ``tfotel`` console script in a fresh process: ``tfotel(*args, env=...)``."""
@@ -59,9 +44,3 @@ def tfotel() -> Callable[..., subprocess.CompletedProcess[str]]:
         return subprocess.run([*command, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
     return run
-
-
-@pytest.fixture(scope="session")
-def child_env() -> Callable[..., dict[str, str]]:
-    """``child_env(home, **extra)``: a clean environment for a child process (see `clean_env`)."""
-    return clean_env

@@ -78,7 +78,7 @@ def test_clients_made_after_instrument_record_inside_the_users_spans(
             assert exchange.name == (semconv.SPAN_EXCHANGE if sdk_tracing else f"chat {MODEL}")
 
 
-def test_a_call_outside_any_span_is_a_trace_of_its_own(
+def test_calls_outside_any_span_are_one_run_of_the_process_sealed_by_shutdown(
     instrumented: MemoryBlobStore, serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Any], spans: Any
 ) -> None:
     endpoint = serve(policy)
@@ -86,10 +86,19 @@ def test_a_call_outside_any_span_is_a_trace_of_its_own(
     ask(client, "a")
     ask(client, "b")
     tracefork_otel.shutdown()
+    ask(client, "c")  # after the seal: the next run of the process
+    tracefork_otel.shutdown()
     chats = [s for s in spans.get_finished_spans() if semconv.STEP in (s.attributes or {})]
-    assert len(chats) == 2
-    assert len({s.context.trace_id for s in chats}) == 2
-    assert all(s.parent is None and s.attributes[semconv.STEP] == 0 for s in chats)
+    first, second = {s.context.trace_id for s in chats[:2]}, {s.context.trace_id for s in chats[2:]}
+    assert len(first) == 1 and len(second) == 1 and first != second
+    recorded = trace_of(format(first.pop(), "032x"))
+    assert [s.attributes[semconv.STEP] for s in recorded.exchanges] == [0, 1]
+    script = Path(sys.argv[0])
+    assert recorded.root.name == f"invoke_agent {script.parent.name if script.name == '__main__.py' else script.name}"
+    assert recorded.root.attributes[semconv.ENTRY_KIND] == "process"
+    assert list(recorded.root.attributes[semconv.ENTRY_COMMAND]) == list(sys.orig_argv)
+    assert recorded.root.attributes[semconv.RUN_EXCHANGES] == 2 and semconv.TAPE_DIGEST in recorded.root.attributes
+    assert all(recorded.ancestors(exchange)[-1] is recorded.root for exchange in recorded.exchanges)
 
 
 def test_uninstrument_stops_wrapping_new_clients(

@@ -30,6 +30,10 @@ def timeline_text(tl: Timeline) -> str:
     ]
     if tl.digest:
         lines.append(f"digest {tl.digest}")
+    if tl.entry is not None:
+        lines.append(f"entry  {tl.entry.describe()}")
+    if tl.outcome_text:
+        lines.append(f"outcome {tl.outcome_text}")
     has_blame = bool(tl.blame)
     header = (
         f"{'step':>4}  {'model':<22} {'status':>6} {'kind':<6} {'in':>6} {'out':>5} {'ms':>8}  {'finish':<10} tools"
@@ -39,9 +43,10 @@ def timeline_text(tl: Timeline) -> str:
     lines.append(header)
     for s in tl.steps:
         kind = "sse" + ("!" if s.incomplete else "") if s.stream else "json"
-        model, finish = printable(s.model)[:22], printable(s.finish_reason)[:10]
+        # A call that is not a model step (count_tokens, models…) is shown by its endpoint: it is never blamed.
+        what, finish = printable(s.model if s.is_model_step else s.endpoint)[:22], printable(s.finish_reason)[:10]
         line = (
-            f"{s.step:>4}  {model:<22} {s.status_code or '-':>6} {kind:<6} {_tokens(s.input_tokens):>6}"
+            f"{s.step:>4}  {what:<22} {s.status_code or '-':>6} {kind:<6} {_tokens(s.input_tokens):>6}"
             f" {_tokens(s.output_tokens):>5} {s.latency_ms:>8.1f}  {finish:<10} {printable(','.join(s.tool_calls))}"
         )
         if s.error:
@@ -54,17 +59,29 @@ def timeline_text(tl: Timeline) -> str:
     return "\n".join(lines)
 
 
+FRAGMENT_HINT = (
+    "traces marked 'part of a run' hold calls of a larger run, which cannot be replayed alone: record the whole"
+    " run with @tracefork_otel.agent on its entry function, or run it as `tfotel record -- python agent.py …`"
+)
+
+
 def runs_text(runs: list[RunSummary]) -> str:
     if not runs:
         return "no runs recorded yet (try: tfotel demo)"
     lines = [f"{'trace id':<32}  {'started (UTC)':<19}  {'steps':>5}  {'tokens in/out':>13}  {'ms':>7}  name"]
     for r in runs:
         flags = (" partial" if r.partial else "") + (f" errors={r.errors}" if r.errors else "")
+        if r.outcome == "error":
+            flags += f" raised {printable(r.error_type)}" if r.error_type else " failed"
+        if r.fragment:
+            flags += " part of a run"
         name = printable(r.name) or "(no root span)"  # killed mid-run, or still recording
         lines.append(
             f"{printable(r.trace_id)}  {_when(r.start_time_unix_nano):<19}  {r.exchanges:>5}  "
             f"{f'{r.input_tokens}/{r.output_tokens}':>13}  {r.duration_ns / 1e6:>7.0f}  {name}{flags}"
         )
+    if any(r.fragment for r in runs):
+        lines.append(FRAGMENT_HINT)
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""``tfotel record``: run an agent function under recording."""
+"""``tfotel record``: run a command, or an explicit agent function, under recording."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from typing import Any
 
 import click
 
+from tracefork_otel import environment_variables as env
 from tracefork_otel.agents import call_agent, load_callable, outcome_json
+from tracefork_otel.bootstrap import MODE_RECORD, run_command
 from tracefork_otel.cli._options import blobs_option, json_option
-from tracefork_otel.cli._output import Abort, emit_json, status
+from tracefork_otel.cli._output import Abort, emit_json, fail, status
 from tracefork_otel.cli._render import echo
+from tracefork_otel.errors import TraceforkError
 from tracefork_otel.record import record_run
 
 PLACEHOLDER_KEY = "tfotel-no-key"
@@ -27,23 +30,46 @@ def anthropic_kwargs(base_url: str | None) -> dict[str, Any]:
     return kwargs
 
 
-@click.command()
-@click.option("--agent", "agent_spec", required=True, metavar="MODULE:FUNCTION", help="The agent, fn(client, nondet).")
-@click.option("--base-url", metavar="URL", help="Messages API base URL (default: the SDK's, api.anthropic.com).")
-@click.option("--name", metavar="NAME", help="Run name (gen_ai.agent.name). Default: the function's name.")
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--agent", "agent_spec", metavar="MODULE:FUNCTION", help="An explicit agent, fn(client, nondet).")
+@click.option("--base-url", metavar="URL", help="With --agent: Messages API base URL (default: the SDK's).")
+@click.option(
+    "--name",
+    metavar="NAME",
+    help="Run name (gen_ai.agent.name). Default: the function's or the script's name. [env var: TFOTEL_RUN_NAME]",
+)
 @blobs_option
 @json_option
-def record(agent_spec: str, base_url: str | None, name: str | None, blobs: str | None, as_json: bool) -> None:
-    """Run an agent under recording and print its trace id.
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[-- COMMAND…]")
+def record(
+    agent_spec: str | None,
+    base_url: str | None,
+    name: str | None,
+    blobs: str | None,
+    as_json: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Run a command, or an explicit agent, with recording on; print the trace id of each run.
 
-    The agent is called as fn(client, nondet) with an anthropic.Anthropic client
-    (AsyncAnthropic for `async def`) whose transport records every exchange. The API
-    key comes from ANTHROPIC_API_KEY and is never recorded.
+    With `-- COMMAND…`, the command runs as it is (like opentelemetry-instrument): every
+    Anthropic client of every Python process it starts records, a script is one run
+    (or one per call of a function decorated with @tracefork_otel.agent), and the trace
+    ids are printed when it exits, with its exit code. With --agent, the function is
+    called as fn(client, nondet) with an anthropic.Anthropic client (AsyncAnthropic for
+    `async def`). The API key comes from the environment and is never recorded.
 
     \b
-    Example:
+    Examples:
+      tfotel record -- python agent.py "What is 17 * 23?"
       tfotel record --agent mypkg.agent:run --name refund-desk
     """
+    if command and agent_spec:
+        raise Abort("give either --agent or -- COMMAND, not both")
+    if command:
+        _record_command(command, name, blobs, as_json)
+        return
+    if not agent_spec:
+        raise Abort("nothing to record: give -- COMMAND… (e.g. -- python agent.py) or --agent module:function")
     fn = load_callable(agent_spec)
     kwargs = anthropic_kwargs(base_url)
     import anthropic
@@ -60,3 +86,22 @@ def record(agent_spec: str, base_url: str | None, name: str | None, blobs: str |
         emit_json({"trace_id": run.trace_id, "outcome": outcome_json(outcome)})
     else:
         echo(run.trace_id)
+
+
+def _record_command(command: tuple[str, ...], name: str | None, blobs: str | None, as_json: bool) -> None:
+    extra = {env.TFOTEL_RUN_NAME: name} if name else {}
+    if blobs:
+        extra[env.TFOTEL_BLOBS] = blobs
+    try:
+        result = run_command(command, MODE_RECORD, extra)
+    except TraceforkError as exc:
+        fail(exc)
+    if as_json:
+        emit_json({"trace_ids": list(result.trace_ids), "exit_code": result.exit_code})
+    else:
+        if not result.trace_ids:
+            status("tfotel record: the command made no model call, so no run was recorded")
+        for trace_id in result.trace_ids:
+            echo(trace_id)
+    if result.exit_code:
+        raise SystemExit(result.exit_code)

@@ -22,6 +22,6 @@ def runs(limit: int, as_json: bool) -> None:
     """
     found = SpanStore.default().list_runs(limit=limit)
     if as_json:
-        emit_json({"runs": [dataclasses.asdict(r) for r in found]})
+        emit_json({"runs": [{**dataclasses.asdict(r), "fragment": r.fragment} for r in found]})
     else:
         echo(runs_text(found))

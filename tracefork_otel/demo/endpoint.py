@@ -12,7 +12,8 @@ A *policy* plays the model: it gets the parsed request JSON and returns a Messag
 dict (see `message`). A request with ``"stream": true`` gets the same Message as the SSE
 event sequence the real API sends (`stream_events`), in HTTP/1.1 chunks flushed one event
 at a time. Every body is serialised with sorted keys and no whitespace, so one policy
-output is always the same bytes.
+output is always the same bytes. A request with a ``thread`` field (the SDK's server-side
+message threads) is answered from the full conversation the server keeps (`ThreadStore`).
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
+from tracefork_otel.demo.threads import ThreadRejected, ThreadStore
 from tracefork_otel.errors import ConfigError
 from tracefork_otel.wire import (
+    DEFAULT_MODEL,
     dumps,
     encode_event,
     error_body,
@@ -54,6 +57,7 @@ _HOLD_POLL_SECONDS: Final = 0.05
 
 MESSAGES_PATH: Final = "/v1/messages"
 COUNT_TOKENS_PATH: Final = "/v1/messages/count_tokens"
+MODELS_PATH: Final = "/v1/models"
 
 
 def _phrase(status: int) -> str:
@@ -117,6 +121,7 @@ class MessagesEndpoint:
         self._request_ids = itertools.count(1)
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
+        self.threads = ThreadStore()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.force_statuses(*(statuses or ()))
@@ -206,6 +211,12 @@ class MessagesEndpoint:
         return True
 
 
+def _model_list() -> dict[str, Any]:
+    """``GET /v1/models``: the one model the stand-in plays."""
+    model = {"type": "model", "id": DEFAULT_MODEL, "display_name": DEFAULT_MODEL, "created_at": "2025-01-01T00:00:00Z"}
+    return {"data": [model], "has_more": False, "first_id": DEFAULT_MODEL, "last_id": DEFAULT_MODEL}
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # the default 5 resets connections when many clients start at once
@@ -270,6 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
         if forced is not None:
             self._send_json(forced, error_body(forced, _phrase(forced)), request_id)
             return
+        if path == MODELS_PATH and self.command == "GET":
+            self._send_json(200, _model_list(), request_id)
+            return
         if path not in (MESSAGES_PATH, COUNT_TOKENS_PATH):
             self._send_json(404, error_body(404, f"Not found: {path}"), request_id)
             return
@@ -288,11 +302,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"input_tokens": estimate_tokens(request)}, request_id)
             return
         try:
+            request, threaded = endpoint.threads.resolve(request)
+        except ThreadRejected as rejected:
+            self._send_json(rejected.status, rejected.body(), request_id)
+            return
+        try:
             reply = endpoint.policy(request)
         except Exception as exc:
             logger.exception("messages endpoint policy failed")
             self._send_json(500, error_body(500, f"Policy failed: {exc!r}"), request_id)
             return
+        if threaded:
+            reply = endpoint.threads.remember(request, reply)
         if request.get("stream") is True:
             self._send_stream(reply, request_id)
         else:

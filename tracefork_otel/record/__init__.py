@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tracefork_otel.record.boundary import agent
 from tracefork_otel.record.instrumentor import AnthropicRecordingInstrumentor, instrument, uninstrument
 from tracefork_otel.record.nondet import LiveNondet, Nondet, RecordingNondet, new_id, now_iso, random
 from tracefork_otel.record.recorder import Run, record_run, shutdown
@@ -13,6 +14,7 @@ __all__ = [
     "Nondet",
     "RecordingNondet",
     "Run",
+    "agent",
     "instrument",
     "new_id",
     "now_iso",

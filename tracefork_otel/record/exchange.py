@@ -32,7 +32,7 @@ from tracefork_otel.blobstore import sha256_hex
 from tracefork_otel.errors import BlobError, ConfigError
 from tracefork_otel.record.attributes import request_attributes, response_attributes
 from tracefork_otel.record.config import RecordConfig
-from tracefork_otel.record.run import RunState, ambient_run, current_run, new_trace_id, trace_id_of
+from tracefork_otel.record.run import RunState, ambient_run, current_run, fallback_run, new_trace_id, trace_id_of
 from tracefork_otel.record.writer import Job, get_writer
 from tracefork_otel.sdk_errors import passthrough
 from tracefork_otel.spanmodel import AttributeValue
@@ -116,6 +116,8 @@ class ExchangeRecorder:
 
         run = run or current_run()
         parent = trace.get_current_span()
+        if run is None:
+            run = fallback_run(parent)  # no explicit run: the process's, unless another trace holds the call
         ctx: Any = None
         if run is not None and run.root_span is not None and trace_id_of(parent) != run.trace_id:
             # A bound client used outside the run's context (another thread): parent to the run's root.

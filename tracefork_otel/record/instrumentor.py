@@ -1,62 +1,34 @@
 """Recording every Anthropic client with no code change: ``instrument()`` and the OTel instrumentor.
 
 ``tracefork_otel.instrument()`` (or ``opentelemetry-instrument python agent.py``, via
-the ``opentelemetry_instrumentor`` entry point) wraps the transport of every Anthropic
-SDK client when it is constructed. Calls then record into the current trace: inside
-``record_run`` into that run, elsewhere into an implicit run per trace.
+the ``opentelemetry_instrumentor`` entry point) makes every Anthropic SDK client record:
+those built from now on, and those built before (a module-level client imported first),
+from their next request on (the client seam, ``clientseam.py``). Calls then record into
+the run that holds them (see ``boundary.py``): an explicit run (``record_run``,
+``@tracefork_otel.agent``); else the current trace, when other instrumentation opened one;
+else the process, one run from the first call to exit (or ``shutdown()``).
 
-Wrapping happens once per client, in the SDK's base client ``__init__``, so every
-client class (``Anthropic``, ``AsyncAnthropic``, Bedrock, Vertex, ``with_options``
-copies) is covered while the client's own transport, retries and proxies stay.
+Wrapping happens once per client, through the SDK's base clients, so every client class
+(``Anthropic``, ``AsyncAnthropic``, Bedrock, Vertex, ``with_options`` copies) is covered
+while the client's own transport, retries and proxies stay.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
+from tracefork_otel import clientseam
 from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.record import boundary
 from tracefork_otel.record import config as record_config
 from tracefork_otel.record.config import Redactor
-from tracefork_otel.record.transport import wrap_client
+from tracefork_otel.record.transport import recording_transport, transport_records
 
 logger = logging.getLogger(__name__)
-
-_ORIGINAL = "__tracefork_original_init__"
-
-
-def _patch(cls: type) -> None:
-    if hasattr(cls, _ORIGINAL):
-        return
-    original: Callable[..., None] = cls.__init__  # type: ignore[misc]
-
-    @functools.wraps(original)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        try:
-            wrap_client(self._client)
-        except Exception:
-            logger.warning("tracefork: could not record this Anthropic client", exc_info=True)
-
-    setattr(cls, _ORIGINAL, original)
-    cls.__init__ = __init__  # type: ignore[misc]
-
-
-def _unpatch(cls: type) -> None:
-    original = cls.__dict__.get(_ORIGINAL)
-    if original is not None:
-        cls.__init__ = original  # type: ignore[misc]
-        delattr(cls, _ORIGINAL)
-
-
-def _client_classes() -> list[type]:
-    from anthropic._base_client import AsyncAPIClient, SyncAPIClient
-
-    return [SyncAPIClient, AsyncAPIClient]
 
 
 class AnthropicRecordingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -72,12 +44,12 @@ class AnthropicRecordingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if any(value is not None for value in settings):
             record_config.set_config(record_config.resolve(*settings))
         ensure_tracing(local_store=kwargs.get("local_store"))
-        for cls in _client_classes():
-            _patch(cls)
+        clientseam.install()
+        clientseam.set_recorder(recording_transport, transport_records)
+        boundary.enable_process_run()
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        for cls in _client_classes():
-            _unpatch(cls)
+        clientseam.set_recorder(None)
 
 
 def instrument(
@@ -88,7 +60,7 @@ def instrument(
     local_store: bool | None = None,
     redact: Redactor | None = None,
 ) -> None:
-    """Record every Anthropic client created from now on (idempotent).
+    """Record every Anthropic client, made before or after this call (idempotent).
 
     Sets up the OTel SDK from the standard environment when nothing else has, and adds
     the local span store under ``TFOTEL_HOME`` (``local_store=False`` or
@@ -105,5 +77,5 @@ def instrument(
 
 
 def uninstrument() -> None:
-    """Stop wrapping new Anthropic clients (clients already made keep recording)."""
+    """Stop wrapping Anthropic clients (clients already recording keep recording)."""
     AnthropicRecordingInstrumentor().uninstrument()

@@ -5,17 +5,21 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
+from tracefork_otel import environment_variables as env
 from tracefork_otel import semconv
-from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.blobstore import BlobStore, sha256_hex
+from tracefork_otel.entrypoint import EntryKind, EntryPoint, Outcome, OutcomeStatus, outcome_document
 from tracefork_otel.record import config as record_config
 from tracefork_otel.record import nondet as nondet_module
 from tracefork_otel.record.config import Redactor
+from tracefork_otel.record.exchange import warn_once
 from tracefork_otel.record.nondet import Nondet
 from tracefork_otel.record.run import (
     RunState,
@@ -25,11 +29,12 @@ from tracefork_otel.record.run import (
     trace_id_of,
 )
 from tracefork_otel.record.transport import wrap_client
-from tracefork_otel.record.writer import get_writer
+from tracefork_otel.record.writer import Job, get_writer
 from tracefork_otel.spanmodel import AttributeValue
 from tracefork_otel.tape.digest import tape_digest
 from tracefork_otel.tape.model import SCHEMA_VERSION
 from tracefork_otel.urls import safe_url
+from tracefork_otel.wire import dumps
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +112,13 @@ class Run:
         """Make an existing ``httpx``/``httpx2`` client record into this run (returns it)."""
         return wrap_client(client, self._state)
 
+    def set_outcome(self, value: Any) -> None:
+        """Record ``value`` as the run's outcome (``@tracefork_otel.agent`` passes the return value).
+
+        An exception leaving the block is recorded as the outcome instead.
+        """
+        self._state.outcome = outcome_document(value)
+
 
 @contextlib.contextmanager
 def record_run(
@@ -120,6 +132,8 @@ def record_run(
     links: list[Link] | None = None,
     nondet_source: Nondet | None = None,
     redact: Redactor | None = None,
+    entry: EntryPoint | None = None,
+    inputs: bytes | None = None,
 ) -> Iterator[Run]:
     """Record one agent run as one trace, rooted at an ``invoke_agent {name}`` span.
 
@@ -141,6 +155,8 @@ def record_run(
             (``"response"``) body on the background writer before it is hashed, stored or read for
             span attributes. Exchanges it changed carry ``tracefork.redacted``; such a run can be
             inspected (``tfotel show``, ``tfotel export``) but is refused by replay, fork and blame.
+        entry: how to start the run again (``@tracefork_otel.agent`` gives it); default: a block.
+        inputs: the blob ``entry.inputs_sha256`` names, stored with the run.
 
     Raises:
         ConfigError: ``redact`` is not callable (before the run starts).
@@ -171,7 +187,10 @@ def record_run(
     )
     trace_id = trace_id_of(root) or new_trace_id()
     root.set_attribute(semconv.GEN_AI_CONVERSATION_ID, conversation_id or trace_id)
+    root.set_attributes((entry or EntryPoint(EntryKind.BLOCK)).attributes())
     state = RunState(trace_id, name, config.blob_store, root, nondet_source, config)
+    if inputs is not None:
+        state.blobs.append(inputs)
     run_token = set_current_run(state)
     nondet_token = nondet_module.use(state.nondet)
     failed: BaseException | None = None
@@ -184,14 +203,37 @@ def record_run(
     finally:
         nondet_module.reset(nondet_token)
         reset_current_run(run_token)
-        _finish_run(state, failed)
+        finish_run(state, failed)
         flush_local()
 
 
-def _finish_run(state: RunState, failed: BaseException | None) -> None:
-    """Wait for the run's exchanges to be written, then seal and end the root span."""
+def _store_blobs(state: RunState, failed: BaseException | None) -> dict[str, AttributeValue]:
+    """Queue the run's own blobs (inputs, outcome) on the writer; the outcome's attributes."""
+    document = outcome_document(error=failed) if failed is not None else state.outcome
+    outcome = Outcome(OutcomeStatus.ERROR, error_type=type(failed).__qualname__) if failed is not None else None
+    blobs = list(state.blobs)
+    if document is not None:
+        data = dumps(document)
+        blobs.append(data)
+        outcome = Outcome(OutcomeStatus(document["status"]), sha256_hex(data), outcome.error_type if outcome else "")
+    store = state.blob_store
+
+    def put() -> None:
+        for data in blobs:
+            try:
+                store.put(data)
+            except Exception as exc:  # the run's exchanges are what matter; say once and go on
+                warn_once(f"could not store a run blob: {type(exc).__name__}: {exc}", key=f"run-blob {store.url}")
+
+    get_writer().submit(Job(run=put, drop=lambda why: warn_once(why), size=sum(map(len, blobs))))
+    return (outcome or Outcome(OutcomeStatus.OK)).attributes()
+
+
+def finish_run(state: RunState, failed: BaseException | None) -> None:
+    """Store the run's inputs and outcome, wait for its exchanges to be written, then seal and end the root span."""
     root = state.root_span
     assert root is not None
+    outcome_attributes = _store_blobs(state, failed)
     flushed = get_writer().flush(FLUSH_TIMEOUT_S)
     exchanges = sorted(state.exchanges, key=lambda ex: ex.step)
     partial = failed is not None or not flushed or bool(state.record_errors)
@@ -200,6 +242,7 @@ def _finish_run(state: RunState, failed: BaseException | None) -> None:
         semconv.RUN_EXCHANGES: len(exchanges),
         semconv.RUN_DRAWS: len(state.nondet.draws),
         semconv.RUN_PARTIAL: partial,
+        **outcome_attributes,
     }
     if any(ex.redacted for ex in exchanges):
         attrs[semconv.REDACTED] = True
@@ -212,11 +255,27 @@ def _finish_run(state: RunState, failed: BaseException | None) -> None:
         root.set_attribute(semconv.ERROR_TYPE, type(failed).__qualname__)
         root.set_status(Status(StatusCode.ERROR, f"{type(failed).__qualname__}: {failed}"))
     root.end()
+    note_run(state.trace_id)
+
+
+def note_run(trace_id: str) -> None:
+    """Append a sealed run's trace id to ``$TFOTEL_RUNS_FILE`` (how ``tfotel record --`` learns them)."""
+    path = os.environ.get(env.TFOTEL_RUNS_FILE)
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(trace_id + "\n")
+    except OSError:
+        logger.debug("could not note run %s in %s", trace_id, path)
 
 
 def shutdown(timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
-    """Flush everything recorded so far: blob writes, then the span exporters."""
+    """Seal the process's run (if one is open), then flush everything recorded so far: blob writes, then the
+    span exporters."""
     from tracefork_otel.otel_setup import force_flush
+    from tracefork_otel.record.boundary import seal_process_run
 
+    seal_process_run()
     written = get_writer().flush(timeout_s)
     return force_flush(int(timeout_s * 1000)) and written

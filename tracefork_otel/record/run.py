@@ -13,6 +13,8 @@ import logging
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 from opentelemetry import trace
 
@@ -64,6 +66,10 @@ class RunState:
         self.previous_request: str | None = None
         self.previous_response: str | None = None
         self.record_errors: list[str] = []
+        self.blobs: list[bytes] = []
+        """The run's own blobs (its inputs), stored when it is sealed."""
+        self.outcome: dict[str, Any] | None = None
+        """The outcome document (``entrypoint.outcome_document``) set by the run's entry point."""
         self.nondet = RecordingNondet(self._on_draw, lambda: self._started, nondet_source)
 
     @property
@@ -119,6 +125,25 @@ def set_current_run(run: RunState | None) -> contextvars.Token[RunState | None]:
 
 def reset_current_run(token: contextvars.Token[RunState | None]) -> None:
     _current_run.reset(token)
+
+
+def _no_run(parent: trace.Span) -> RunState | None:
+    return None
+
+
+_fallback_run: Callable[[trace.Span], RunState | None] = _no_run
+
+
+def set_fallback_run(provider: Callable[[trace.Span], RunState | None]) -> None:
+    """Where a call outside any explicit run records, given its current span (the process's run, once enabled)."""
+    global _fallback_run
+    _fallback_run = provider
+
+
+def fallback_run(parent: trace.Span) -> RunState | None:
+    """The run of a call made outside any explicit run: the process's, when enabled and ``parent`` is no other
+    instrumentation's trace; else None (the trace's implicit run)."""
+    return _fallback_run(parent)
 
 
 def ambient_run(trace_id: str, blob_store: BlobStore) -> RunState:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import Any
 
+from tracefork_otel import clientseam
 from tracefork_otel import environment_variables as env
 from tracefork_otel.record import config as record_config
 from tracefork_otel.record.exchange import ExchangeRecorder, suppressed, warn_once
@@ -172,7 +173,10 @@ def _module_of(obj: Any) -> str:
 
 
 def recording_transport(inner: Any, run: RunState | None = None) -> Any:
-    """Wrap a sync or async ``httpx``/``httpx2`` transport so it records."""
+    """Wrap a sync or async ``httpx``/``httpx2`` transport so it records (inside the client seam, if there is one)."""
+    if clientseam.is_seam(inner):
+        inner.inner = recording_transport(inner.inner, run)
+        return inner
     sync_cls, async_cls = _build(_module_of(inner))
     if isinstance(inner, (sync_cls, async_cls)):
         # Already recording: bind it to this run (a client reused across runs records into the newest).
@@ -195,5 +199,11 @@ def wrap_client(client: Any, run: RunState | None = None) -> Any:
 
 def is_recording(client: Any) -> bool:
     """Whether ``client``'s transport already records."""
-    sync_cls, async_cls = _build(_module_of(client))
-    return isinstance(client._transport, (sync_cls, async_cls))
+    return transport_records(client._transport)
+
+
+def transport_records(transport: Any) -> bool:
+    """Whether ``transport`` records (seen through the client seam)."""
+    inner = clientseam.inner_transport(transport)
+    sync_cls, async_cls = _build(_module_of(inner))
+    return isinstance(inner, (sync_cls, async_cls))

@@ -18,17 +18,12 @@ from tracefork_otel.errors import ReplayDivergence, TapeRedactedError
 from tracefork_otel.record.nondet import KIND_NEW_ID, KIND_NOW_ISO, KIND_RANDOM, Nondet
 from tracefork_otel.replay.verify import first_difference
 from tracefork_otel.tape.model import Draw, Exchange, Tape
+from tracefork_otel.wire import api_path
 
 HINT_REQUEST = (
     "The agent's code, prompts, tools or inputs changed since the run was recorded, or it reads "
     "the clock/ids/randomness outside the nondet seam"
 )
-
-
-def api_path(path: str) -> str:
-    """A request path without the base URL's own prefix (``/proxy/v1/messages`` → ``/v1/messages``)."""
-    index = path.find("/v1/")
-    return path[index:] if index >= 0 else path
 
 
 def check_replayable(tape: Tape) -> None:

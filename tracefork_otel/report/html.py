@@ -93,6 +93,11 @@ def _header(report: Report) -> str:
         stats.append(("Most blamed", f"step {report.blame.top_step}"))
     if tl.digest:
         stats.append(("Tape digest", f'<code title="{_e(tl.digest)}">{_e(tl.digest[:16])}…</code>'))
+    if tl.outcome is not None:
+        outcome = _pill("raised " + tl.outcome.error_type, "bad") if not tl.outcome.ok else _pill("ok", "ok")
+        stats.append(("Outcome", f'{outcome} <span class="outcome">{_e(tl.outcome_text)}</span>'))
+    if tl.entry is not None:
+        stats.append(("Entry point", f"<code>{_e(tl.entry.describe())}</code>"))
     items = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in stats)
     return (
         '<header class="top"><div class="top-inner"><div class="brand">tfotel report</div>'
@@ -104,7 +109,9 @@ def _header(report: Report) -> str:
 
 def _step_row(view: StepView, span_ms: float, report: Report) -> str:
     s = view.row
-    if s.tool_calls:
+    if not s.is_model_step:
+        title = _pill(s.endpoint, "aux")  # count_tokens, models…: replayed, never blamed
+    elif s.tool_calls:
         title = "".join(_pill(t, "tool") for t in s.tool_calls)
     else:
         title = f"<span>{_e(s.finish_reason or 'exchange')}</span>"

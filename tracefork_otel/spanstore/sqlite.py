@@ -110,7 +110,7 @@ SELECT firsts.trace_id, '', firsts.start_ns, MAX(s.end_ns) - firsts.start_ns,
        COALESCE(SUM(s.input_tokens), 0),
        COALESCE(SUM(s.output_tokens), 0),
        SUM(s.status_code = :error),
-       1
+       1, '', '', ''
 FROM firsts JOIN spans AS s ON s.trace_id = firsts.trace_id
 GROUP BY firsts.trace_id
 """
@@ -126,7 +126,10 @@ ORDER BY start_ns, trace_id
 # LIMIT stops the walk early; only the chosen traces are then aggregated.
 _LIST_RUNS: Final = """
 WITH roots AS (
-    SELECT r.trace_id, r.span_id, r.name, r.start_ns, r.end_ns, r.run_partial
+    SELECT r.trace_id, r.span_id, r.name, r.start_ns, r.end_ns, r.run_partial,
+           COALESCE(json_extract(r.attributes, '$."' || :outcome_key || '"'), '') AS outcome,
+           COALESCE(json_extract(r.attributes, '$."' || :error_key || '"'), '') AS error_type,
+           COALESCE(json_extract(r.attributes, '$."' || :entry_key || '"'), '') AS entry
     FROM spans AS r
     WHERE r.parent_span_id IS NULL
       AND (r.name = :blame
@@ -140,7 +143,7 @@ SELECT roots.trace_id, roots.name, roots.start_ns, roots.end_ns - roots.start_ns
        COALESCE(SUM(s.input_tokens), 0),
        COALESCE(SUM(s.output_tokens), 0),
        SUM(s.status_code = :error),
-       roots.run_partial
+       roots.run_partial, roots.outcome, roots.error_type, roots.entry
 FROM roots JOIN spans AS s ON s.trace_id = roots.trace_id
 GROUP BY roots.trace_id, roots.span_id
 ORDER BY roots.start_ns DESC, roots.trace_id
@@ -170,6 +173,19 @@ class RunSummary:
     """Spans of the trace whose status is ERROR."""
     partial: bool
     """The root span's ``tracefork.run.partial``: recording lost part of the run."""
+    outcome: str = ""
+    """``ok`` or ``error`` (``tracefork.outcome.status``); "" when not recorded (an older run, or a trace that
+    holds only calls of a larger run)."""
+    error_type: str = ""
+    """The exception's type when the run raised."""
+    entry: str = ""
+    """What started the run (``tracefork.entry.kind``: ``function``, ``process``, ``block``); "" for a trace
+    that no run boundary opened."""
+
+    @property
+    def fragment(self) -> bool:
+        """The trace holds calls of a larger run, not a whole run: no run boundary opened it."""
+        return not self.entry and not self.name.startswith(semconv.SPAN_INVOKE_AGENT_PREFIX) and self.exchanges > 0
 
 
 class SpanStore:
@@ -297,6 +313,9 @@ class SpanStore:
             "agent_prefix": semconv.SPAN_INVOKE_AGENT_PREFIX,
             "error": int(StatusCode.ERROR),
             "limit": limit,
+            "outcome_key": semconv.OUTCOME_STATUS,
+            "error_key": semconv.OUTCOME_ERROR_TYPE,
+            "entry_key": semconv.ENTRY_KIND,
         }
         rows = self._query(_LIST_RUNS, params) + self._query(_LIST_UNSEALED, params)
         rows.sort(key=lambda row: (-row[2], row[0]))
@@ -311,8 +330,24 @@ class SpanStore:
                 output_tokens=output_tokens,
                 errors=errors,
                 partial=bool(partial),
+                outcome=str(outcome),
+                error_type=str(error_type),
+                entry=str(entry),
             )
-            for trace_id, name, start, duration, exchanges, input_tokens, output_tokens, errors, partial in rows[:limit]
+            for (
+                trace_id,
+                name,
+                start,
+                duration,
+                exchanges,
+                input_tokens,
+                output_tokens,
+                errors,
+                partial,
+                outcome,
+                error_type,
+                entry,
+            ) in rows[:limit]
         ]
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from tracefork_otel._proto.tracefork.v1 import tape_pb2
 from tracefork_otel.tape.digest import tape_digest
+from tracefork_otel.wire import is_model_call
 
 SCHEMA_VERSION = 1
 """Version of the tape format this code writes and the newest it reads."""
@@ -36,6 +37,12 @@ class Exchange:
     error_type: str = ""
     redacted: bool = False
     """A redaction hook changed the stored bytes: the exchange can be inspected, not replayed."""
+
+    @property
+    def is_model_step(self) -> bool:
+        """A model call (``POST /v1/messages``); other calls (``count_tokens``, models, batches, files) are
+        replayed but never resampled or ranked."""
+        return is_model_call(self.method, self.url_path)
 
     def header(self, name: str) -> str | None:
         """A kept response header's value, by lowercase name."""
@@ -85,6 +92,10 @@ class Tape:
     def first_redacted_step(self) -> int | None:
         """The first step whose bytes a redaction hook changed, or None for a replayable tape."""
         return next((ex.step for ex in self.exchanges if ex.redacted), None)
+
+    def model_steps(self) -> list[int]:
+        """The steps that are model calls: the ones forks resample and blame ranks."""
+        return [ex.step for ex in self.exchanges if ex.is_model_step]
 
     def blob_digests(self) -> list[str]:
         """Every blob the tape references, in step order, without repeats."""
