@@ -178,7 +178,10 @@ def build_timeline(trace_id: str, spans: Sequence[SpanRecord], blob_store: BlobS
             [parent.attributes] if parent is not None and span.name == semconv.SPAN_EXCHANGE else []
         )
         a = span.attributes
-        finish = _lookup(layers, semconv.GEN_AI_RESPONSE_FINISH_REASONS)
+        status_code = _int_or_none(a.get(semconv.RESPONSE_STATUS_CODE)) or 0
+        # The SDK's span holds the call's usage; of its attempts (retries) only the one that succeeded used it.
+        answered = layers if 200 <= status_code < 300 else [a]
+        finish = _lookup(answered, semconv.GEN_AI_RESPONSE_FINISH_REASONS)
         stream = bool(a.get(semconv.RESPONSE_STREAM, False))
         response_sha = str(a.get(semconv.RESPONSE_SHA256, ""))
         finish_reason = str(finish[0]) if isinstance(finish, (list, tuple)) and finish else ""
@@ -194,12 +197,12 @@ def build_timeline(trace_id: str, spans: Sequence[SpanRecord], blob_store: BlobS
                 step=int(str(a[semconv.STEP])),
                 span_id=span.span_id,
                 model=str(_lookup(layers, semconv.GEN_AI_REQUEST_MODEL) or ""),
-                status_code=_int_or_none(a.get(semconv.RESPONSE_STATUS_CODE)) or 0,
+                status_code=status_code,
                 stream=stream,
                 incomplete=bool(a.get(semconv.RESPONSE_INCOMPLETE, False)),
                 latency_ms=(span.end_time_unix_nano - span.start_time_unix_nano) / 1e6,
-                input_tokens=_int_or_none(_lookup(layers, semconv.GEN_AI_USAGE_INPUT_TOKENS)),
-                output_tokens=_int_or_none(_lookup(layers, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)),
+                input_tokens=_int_or_none(_lookup(answered, semconv.GEN_AI_USAGE_INPUT_TOKENS)),
+                output_tokens=_int_or_none(_lookup(answered, semconv.GEN_AI_USAGE_OUTPUT_TOKENS)),
                 finish_reason=finish_reason,
                 tool_calls=tools,
                 error=str(a.get(semconv.ERROR_TYPE) or a.get(semconv.RECORD_ERROR) or ""),

@@ -222,7 +222,7 @@ class HttpBackend:
         worker.start()
         worker.join(max(0.0, deadline - time.monotonic()))
         if worker.is_alive() or not outcome:
-            raise SourceError(f"{shown} timed out: no complete answer within {self._timeout_s:g} s")
+            raise SourceError(f"{shown} timed out waiting for the answer")
         result = outcome[0]
         if isinstance(result, BaseException):
             raise result
@@ -247,7 +247,7 @@ class HttpBackend:
             if len(body) > self._max_bytes:
                 raise too_big
             if time.monotonic() > deadline:  # the caller has given up: stop reading
-                raise SourceError(f"{shown} timed out: no complete answer within {self._timeout_s:g} s")
+                raise SourceError(f"{shown} timed out waiting for the answer")
         return bytes(body)
 
 

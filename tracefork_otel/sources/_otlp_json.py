@@ -53,6 +53,8 @@ _E = TypeVar("_E", SpanKind, StatusCode)
 _HEX = frozenset(string.hexdigits)
 _UINT = re.compile(r"[0-9]{1,20}")
 _INT = re.compile(r"-?[0-9]{1,19}")
+MAX_TRACE_SPANS = 50_000
+"""Most spans one trace may have (a run of 10,000 exchanges has ~20,000): spans, not only bytes, cost memory."""
 _MAX_DEPTH = 32  # nesting of arrayValue/kvlistValue; real attributes are 1-2 deep
 _TEMPO_ONLY_KEYS = frozenset({"metrics", "status", "message"})
 _SCOPE_SPANS_KEYS = ("scopeSpans", "instrumentationLibrarySpans")
@@ -125,6 +127,8 @@ def select_trace(docs: Iterable[object], trace_id: str, where: str) -> list[Span
             place = f"{where} line {number}" if len(documents) > 1 else where
             raise SourceError(f"{place}: {exc}") from exc
         spans.extend(span for span in parsed if span.trace_id == trace_id)
+        if len(spans) > MAX_TRACE_SPANS:
+            raise SourceError(f"{where}: trace {trace_id} has more than {MAX_TRACE_SPANS} spans; refusing to load it")
     return spans
 
 

@@ -22,6 +22,11 @@ from tracefork_otel.tape.model import SCHEMA_VERSION, Tape
 MAGIC = b"TFTAPE1\n"
 BUNDLE_MAGIC = "tracefork.tape"
 MAX_BUNDLE_BYTES = 1024 * 1024 * 1024
+MAX_TAPE_EXCHANGES = 10_000
+"""Most exchanges a tape may hold: each costs ~4 KB once decoded, and a bundle of tiny exchanges
+compresses to almost nothing (100,000 of them fit in 160 KB), so bytes alone do not bound memory."""
+MAX_TAPE_DRAWS = 100_000
+"""Most nondeterminism draws a tape may hold (the same reason)."""
 """Largest decompressed bundle a reader accepts (a bigger one is refused before it is held in memory)."""
 
 
@@ -78,6 +83,12 @@ def decode_bundle(data: bytes, *, source: str = "tape") -> Bundle:
         )
     if msg.tape.schema < 1:
         raise TapeError(f"{source}: tape has no schema version")
+    for what, count, cap in (
+        ("exchanges", len(msg.tape.exchanges), MAX_TAPE_EXCHANGES),
+        ("draws", len(msg.tape.draws), MAX_TAPE_DRAWS),
+    ):
+        if count > cap:
+            raise TapeError(f"{source}: {count} {what} is over the limit of {cap}; nothing was read")
     tape = Tape.from_proto(msg.tape)
     blobs: dict[str, bytes] = {}
     for blob in msg.blobs:
