@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tracefork_otel.errors import AgentLoadError
-from tracefork_otel.record.nondet import Nondet
+from tracefork_otel.nondet import Nondet
 
 
 def load_callable(spec: str, *, what: str = "agent") -> Callable[..., Any]:

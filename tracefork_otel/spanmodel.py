@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from tracefork_otel import semconv
+
 AttributeValue = str | bool | int | float | Sequence[str] | Sequence[bool] | Sequence[int] | Sequence[float]
 Attributes = Mapping[str, AttributeValue]
 
@@ -81,3 +83,34 @@ class SpanRecord:
     status_message: str = ""
     resource: Attributes = field(default_factory=dict)
     scope_name: str = ""
+
+
+def int_attribute(value: object, default: int = 0) -> int:
+    """An attribute read as an int, however a backend typed it (bool, int, integral float or digits)."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return default
+
+
+def find_root(spans: Sequence[SpanRecord]) -> SpanRecord | None:
+    """The run's root span: the ``invoke_agent`` span carrying a tape digest, else any root span."""
+    for span in spans:
+        if semconv.TAPE_DIGEST in span.attributes or (
+            span.name.startswith(semconv.SPAN_INVOKE_AGENT_PREFIX) and span.parent_span_id is None
+        ):
+            return span
+    roots = [s for s in spans if s.parent_span_id is None]
+    return roots[0] if roots else None
+
+
+def exchange_spans(spans: Sequence[SpanRecord]) -> list[SpanRecord]:
+    """The spans that record one exchange each, in step order."""
+    return sorted(
+        (s for s in spans if semconv.STEP in s.attributes), key=lambda s: int_attribute(s.attributes[semconv.STEP])
+    )

@@ -15,8 +15,7 @@ from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.entrypoint import EntryPoint, Outcome, entry_point_of, outcome_of, outcome_summary
 from tracefork_otel.errors import BlobError
-from tracefork_otel.replay.rebuild import exchange_spans, find_root
-from tracefork_otel.spanmodel import Attributes, SpanRecord
+from tracefork_otel.spanmodel import Attributes, SpanRecord, exchange_spans, find_root
 from tracefork_otel.wire import MESSAGES_PATH, api_path, is_model_call, message_from_sse
 
 

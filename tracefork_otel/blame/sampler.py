@@ -25,7 +25,7 @@ from typing import Any
 from tracefork_otel.agents import call_agent
 from tracefork_otel.blame.budget import Budget
 from tracefork_otel.errors import ReplayDivergence, TraceforkError
-from tracefork_otel.record.nondet import LiveNondet
+from tracefork_otel.nondet import LiveNondet
 from tracefork_otel.replay.player import ReplayNondet, TapePlayer
 from tracefork_otel.replay.runner import find_divergence
 from tracefork_otel.replay.transport import LIVE, CannedResponse, replay_transport

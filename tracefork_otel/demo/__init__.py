@@ -3,7 +3,6 @@
 from tracefork_otel.demo.agent import (
     DEMO_MODEL,
     DEMO_ORDER_ID,
-    Nondeterminism,
     RefundDesk,
     demo_policy,
     oracle,
@@ -17,7 +16,6 @@ __all__ = [
     "DEMO_MODEL",
     "DEMO_ORDER_ID",
     "MessagesEndpoint",
-    "Nondeterminism",
     "Policy",
     "ReceivedRequest",
     "RefundDesk",

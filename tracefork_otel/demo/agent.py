@@ -1,7 +1,7 @@
 """The bundled demo agent: a refund desk that looks an order up and refunds it.
 
 An agent is ``fn(client, nondet)``: ``client`` is an ``anthropic.Anthropic`` (an
-``anthropic.AsyncAnthropic`` for ``async def``), ``nondet`` the `Nondeterminism` source,
+``anthropic.AsyncAnthropic`` for ``async def``), ``nondet`` the run's `Nondet` source,
 and the return value a JSON-serialisable outcome. `run` and `run_async` are that agent;
 `oracle` judges its outcome, and `demo_policy` is the scripted model that drives it from a
 `MessagesEndpoint`. The loop body lives once, in the sans-I/O `RefundDesk`; `run` and
@@ -17,7 +17,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any, Final, Protocol, TypedDict
+from typing import Any, Final, TypedDict
 
 import anthropic
 from anthropic.types import (
@@ -30,6 +30,7 @@ from anthropic.types import (
     ToolUseBlockParam,
 )
 
+from tracefork_otel.nondet import Nondet
 from tracefork_otel.wire import DEFAULT_MODEL, message
 
 logger = logging.getLogger(__name__)
@@ -86,22 +87,6 @@ TOOLS: Final[list[ToolParam]] = [
 _ORDER_ID_PATTERN: Final = re.compile(r"\b[A-Z]-\d{3,}\b")
 
 
-class Nondeterminism(Protocol):
-    """Where an agent gets time, ids and randomness, so runs can be recorded and replayed."""
-
-    def now_iso(self) -> str:
-        """The current time, ISO 8601."""
-        ...
-
-    def new_id(self, prefix: str) -> str:
-        """A fresh unique id starting with ``prefix``."""
-        ...
-
-    def random(self) -> float:
-        """A float in [0, 1)."""
-        ...
-
-
 class MessagesRequest(TypedDict):
     """The keyword arguments of one ``messages.create`` / ``messages.stream`` call."""
 
@@ -129,7 +114,7 @@ class RefundDesk:
         order_id: The order the customer wants refunded.
     """
 
-    def __init__(self, nondet: Nondeterminism, order_id: str = DEMO_ORDER_ID) -> None:
+    def __init__(self, nondet: Nondet, order_id: str = DEMO_ORDER_ID) -> None:
         self._nondet = nondet
         self._messages: list[MessageParam] = [
             {"role": "user", "content": f"Hi, please refund my order {order_id}. It arrived broken."}
@@ -222,7 +207,7 @@ class RefundDesk:
         }
 
 
-def run(client: anthropic.Anthropic, nondet: Nondeterminism) -> dict[str, Any]:
+def run(client: anthropic.Anthropic, nondet: Nondet) -> dict[str, Any]:
     """The refund-desk agent, synchronously."""
     desk = RefundDesk(nondet)
     while (request := desk.next_request()) is not None:
@@ -235,7 +220,7 @@ def run(client: anthropic.Anthropic, nondet: Nondeterminism) -> dict[str, Any]:
     return desk.outcome()
 
 
-async def run_async(client: anthropic.AsyncAnthropic, nondet: Nondeterminism) -> dict[str, Any]:
+async def run_async(client: anthropic.AsyncAnthropic, nondet: Nondet) -> dict[str, Any]:
     """The refund-desk agent, on ``AsyncAnthropic``."""
     desk = RefundDesk(nondet)
     while (request := desk.next_request()) is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from tracefork_otel.nondet import LiveNondet, Nondet, new_id, now_iso, random
 from tracefork_otel.record.boundary import agent
 from tracefork_otel.record.instrumentor import AnthropicRecordingInstrumentor, instrument, uninstrument
-from tracefork_otel.record.nondet import LiveNondet, Nondet, RecordingNondet, new_id, now_iso, random
+from tracefork_otel.record.nondet import RecordingNondet
 from tracefork_otel.record.recorder import Run, record_run, shutdown
 from tracefork_otel.record.transport import recording_transport, wrap_client
 

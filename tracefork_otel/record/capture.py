@@ -13,8 +13,8 @@ from typing import Any
 from opentelemetry import trace
 
 from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.nondet import Nondet
 from tracefork_otel.record import config as record_config
-from tracefork_otel.record.nondet import Nondet
 from tracefork_otel.record.run import RunState, new_trace_id
 from tracefork_otel.record.transport import wrap_client
 from tracefork_otel.tape.model import Tape

@@ -13,14 +13,14 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from tracefork_otel import environment_variables as env
+from tracefork_otel import nondet as nondet_module
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore, sha256_hex
 from tracefork_otel.entrypoint import EntryKind, EntryPoint, Outcome, OutcomeStatus, outcome_document
+from tracefork_otel.nondet import Nondet
 from tracefork_otel.record import config as record_config
-from tracefork_otel.record import nondet as nondet_module
 from tracefork_otel.record.config import Redactor
 from tracefork_otel.record.exchange import warn_once
-from tracefork_otel.record.nondet import Nondet
 from tracefork_otel.record.run import (
     RunState,
     new_trace_id,

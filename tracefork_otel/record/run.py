@@ -20,8 +20,9 @@ from opentelemetry import trace
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.nondet import Nondet
 from tracefork_otel.record.config import RecordConfig
-from tracefork_otel.record.nondet import Nondet, RecordingNondet
+from tracefork_otel.record.nondet import RecordingNondet
 from tracefork_otel.tape.model import Draw, Exchange
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from tracefork_otel import semconv
 from tracefork_otel.agents import call_agent, outcome_json
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.errors import ConfigError, ReplayDivergence
+from tracefork_otel.nondet import LiveNondet
 from tracefork_otel.record import record_run
-from tracefork_otel.record.nondet import LiveNondet
 from tracefork_otel.replay.player import ReplayNondet, TapePlayer
 from tracefork_otel.replay.runner import find_divergence, load_blobs
 from tracefork_otel.replay.transport import LIVE, CannedResponse, replay_transport

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from tracefork_otel.blobstore import sha256_hex
 from tracefork_otel.errors import ReplayDivergence, TapeRedactedError
-from tracefork_otel.record.nondet import KIND_NEW_ID, KIND_NOW_ISO, KIND_RANDOM, Nondet
+from tracefork_otel.nondet import Nondet
 from tracefork_otel.replay.verify import first_difference
-from tracefork_otel.tape.model import Draw, Exchange, Tape
+from tracefork_otel.tape.model import Draw, DrawKind, Exchange, Tape
 from tracefork_otel.wire import api_path
 
 HINT_REQUEST = (
@@ -194,7 +194,7 @@ class ReplayNondet:
     def unused(self) -> int:
         return len(self._draws) - self._next
 
-    def _take(self, kind: str, prefix: str | None = None) -> str | None:
+    def _take(self, kind: DrawKind, prefix: str | None = None) -> str | None:
         with self._lock:
             if self._next >= len(self._draws):
                 if self._live is not None:
@@ -228,13 +228,13 @@ class ReplayNondet:
         return self._live
 
     def now_iso(self) -> str:
-        value = self._take(KIND_NOW_ISO)
+        value = self._take(DrawKind.NOW_ISO)
         return value if value is not None else self._live_source().now_iso()
 
     def new_id(self, prefix: str = "") -> str:
-        value = self._take(KIND_NEW_ID, prefix)
+        value = self._take(DrawKind.NEW_ID, prefix)
         return value if value is not None else self._live_source().new_id(prefix)
 
     def random(self) -> float:
-        value = self._take(KIND_RANDOM)
+        value = self._take(DrawKind.RANDOM)
         return float(value) if value is not None else self._live_source().random()

@@ -13,20 +13,8 @@ from collections.abc import Sequence
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore, is_digest
 from tracefork_otel.errors import RebuildError
-from tracefork_otel.spanmodel import SpanRecord
+from tracefork_otel.spanmodel import SpanRecord, exchange_spans, find_root, int_attribute
 from tracefork_otel.tape.model import SCHEMA_VERSION, Draw, Exchange, Tape
-
-
-def _int(value: object, default: int = 0) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return default
 
 
 def _headers(value: object) -> tuple[tuple[str, str], ...]:
@@ -40,25 +28,9 @@ def _headers(value: object) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def find_root(spans: Sequence[SpanRecord]) -> SpanRecord | None:
-    """The run's root span: the ``invoke_agent`` span carrying a tape digest, else any root span."""
-    for span in spans:
-        if semconv.TAPE_DIGEST in span.attributes or (
-            span.name.startswith(semconv.SPAN_INVOKE_AGENT_PREFIX) and span.parent_span_id is None
-        ):
-            return span
-    roots = [s for s in spans if s.parent_span_id is None]
-    return roots[0] if roots else None
-
-
-def exchange_spans(spans: Sequence[SpanRecord]) -> list[SpanRecord]:
-    """The spans that record one exchange each, in step order."""
-    return sorted((s for s in spans if semconv.STEP in s.attributes), key=lambda s: _int(s.attributes[semconv.STEP]))
-
-
 def _exchange(span: SpanRecord, model_by_span: dict[str, str]) -> Exchange:
     a = span.attributes
-    step = _int(a[semconv.STEP], -1)
+    step = int_attribute(a[semconv.STEP], -1)
     request_sha = a.get(semconv.REQUEST_SHA256)
     response_sha = a.get(semconv.RESPONSE_SHA256)
     for label, value in (("request", request_sha), ("response", response_sha)):
@@ -75,7 +47,7 @@ def _exchange(span: SpanRecord, model_by_span: dict[str, str]) -> Exchange:
         response_sha256=response_sha,
         method=str(a.get(semconv.REQUEST_METHOD, "POST")),
         url_path=str(a.get(semconv.REQUEST_PATH, "/v1/messages")),
-        status_code=_int(a.get(semconv.RESPONSE_STATUS_CODE), 0),
+        status_code=int_attribute(a.get(semconv.RESPONSE_STATUS_CODE), 0),
         response_headers=_headers(a.get(semconv.RESPONSE_HEADERS)),
         stream=bool(a.get(semconv.RESPONSE_STREAM, False)),
         incomplete=bool(a.get(semconv.RESPONSE_INCOMPLETE, False)),
@@ -142,10 +114,10 @@ def rebuild_tape(
                 ea = event.attributes
                 draws.append(
                     Draw(
-                        order=_int(ea.get(semconv.DRAW_ORDER), len(draws)),
+                        order=int_attribute(ea.get(semconv.DRAW_ORDER), len(draws)),
                         kind=str(ea.get(semconv.DRAW_KIND, "")),
                         value=str(ea.get(semconv.DRAW_VALUE, "")),
-                        before_step=_int(ea.get(semconv.DRAW_BEFORE_STEP), 0),
+                        before_step=int_attribute(ea.get(semconv.DRAW_BEFORE_STEP), 0),
                     )
                 )
     draws.sort(key=lambda d: d.order)
@@ -153,7 +125,7 @@ def rebuild_tape(
         if draw.order != i:
             raise RebuildError(f"draw {i} is missing from trace {trace_id}")
 
-    schema = _int(attrs.get(semconv.TAPE_SCHEMA), SCHEMA_VERSION)
+    schema = int_attribute(attrs.get(semconv.TAPE_SCHEMA), SCHEMA_VERSION)
     if schema > SCHEMA_VERSION:
         raise RebuildError(f"trace {trace_id} was recorded with tape schema {schema}; upgrade tracefork-otel")
     tape = Tape(
@@ -166,7 +138,7 @@ def rebuild_tape(
         end_time_unix_nano=root.end_time_unix_nano if root is not None else exchanges[-1].end_time_unix_nano,
         partial=_partial(root),
         parent_trace_id=str(attrs.get(semconv.FORK_PARENT_TRACE_ID, "")),
-        fork_step=_int(attrs.get(semconv.FORK_STEP), 0),
+        fork_step=int_attribute(attrs.get(semconv.FORK_STEP), 0),
     ).sealed()
     recorded = attrs.get(semconv.TAPE_DIGEST)
     if isinstance(recorded, str) and recorded != tape.digest:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tracefork_otel import semconv
-from tracefork_otel.replay.rebuild import find_root
-from tracefork_otel.spanmodel import Attributes, SpanRecord
+from tracefork_otel.spanmodel import Attributes, SpanRecord, find_root
 from tracefork_otel.spanstore import SpanStore
 
 MAX_ANCESTORS: Final = 8

@@ -10,10 +10,9 @@ from typing import Any, Final
 
 from tracefork_otel import __version__, semconv
 from tracefork_otel.blobstore import BlobStore
-from tracefork_otel.replay.rebuild import exchange_spans, find_root
 from tracefork_otel.report.body import BODY_LIMIT, Body, read_body
 from tracefork_otel.report.forks import ForkNode, fork_tree
-from tracefork_otel.spanmodel import SpanRecord
+from tracefork_otel.spanmodel import SpanRecord, exchange_spans, find_root
 from tracefork_otel.spanstore import SpanStore
 from tracefork_otel.timeline import BlameCell, StepRow, Timeline, blame_cells, build_timeline
 from tracefork_otel.urls import safe_url

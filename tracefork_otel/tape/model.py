@@ -7,6 +7,7 @@ and its nondeterminism draws. It holds digests, never bytes.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field, replace
 
 from tracefork_otel._proto.tracefork.v1 import tape_pb2
@@ -52,12 +53,21 @@ class Exchange:
         return None
 
 
+class DrawKind(enum.StrEnum):
+    """What a draw from the nondeterminism seam was: each is one method of ``Nondet``."""
+
+    NOW_ISO = "now_iso"
+    NEW_ID = "new_id"
+    RANDOM = "random"
+
+
 @dataclass(frozen=True)
 class Draw:
     """One value drawn from the nondeterminism seam."""
 
     order: int
     kind: str
+    """A ``DrawKind`` value (kept as text: a tape from a newer recorder may hold kinds this one does not know)."""
     value: str
     before_step: int = 0
     """How many exchanges the run had started when the value was drawn (forks replay draws up to their step)."""

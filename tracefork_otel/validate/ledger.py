@@ -38,7 +38,7 @@ from anthropic.types import (
     ToolUseBlockParam,
 )
 
-from tracefork_otel.record.nondet import Nondet
+from tracefork_otel.nondet import Nondet
 from tracefork_otel.wire import DEFAULT_MODEL
 
 ACCOUNTS: Final = ("ACC-1", "ACC-2", "ACC-3", "ACC-4")

@@ -43,8 +43,8 @@ from anthropic.types import Message
 
 from tracefork_otel.blobstore import BlobStore, MemoryBlobStore
 from tracefork_otel.errors import ConfigError, TraceforkError
+from tracefork_otel.nondet import Nondet
 from tracefork_otel.record.capture import capture_run
-from tracefork_otel.record.nondet import Nondet
 from tracefork_otel.replay.player import ReplayNondet, TapePlayer
 from tracefork_otel.replay.runner import find_divergence, load_blobs
 from tracefork_otel.replay.transport import LIVE, replay_transport

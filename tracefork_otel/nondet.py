@@ -1,0 +1,93 @@
+"""The nondeterminism seam: clock, ids and random numbers an agent must read through.
+
+An agent that reads ``datetime.now()`` or ``uuid4()`` directly cannot be replayed
+bit-exact: its next request would differ. Read them through a ``Nondet`` instead
+(passed to the agent as ``nondet``, or the module functions ``now_iso``, ``new_id``,
+``random``, which use the current run's source). While recording, each draw takes a
+real value and is logged (kind, value, order); on replay the same values come back
+in the same order.
+
+This module is the seam itself: the protocol, the live source and the current-source
+functions. Recording (``record/nondet.py``) and replay (``replay/player.py``) each
+provide a source; the draw kinds live with ``Draw`` in the tape model.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime
+import random as _random
+import uuid
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Nondet(Protocol):
+    """A source of the values an agent may not compute deterministically."""
+
+    def now_iso(self) -> str:
+        """The current UTC time, ISO 8601 with microseconds."""
+        ...
+
+    def new_id(self, prefix: str = "") -> str:
+        """A fresh unique id, ``{prefix}_{32 hex}`` (or just the hex with no prefix)."""
+        ...
+
+    def random(self) -> float:
+        """A float in [0, 1)."""
+        ...
+
+
+def _real_now_iso() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+def _real_new_id(prefix: str) -> str:
+    token = uuid.uuid4().hex
+    return f"{prefix}_{token}" if prefix else token
+
+
+class LiveNondet:
+    """Real values, nothing logged: what an agent gets outside any run."""
+
+    def now_iso(self) -> str:
+        return _real_now_iso()
+
+    def new_id(self, prefix: str = "") -> str:
+        return _real_new_id(prefix)
+
+    def random(self) -> float:
+        return _random.random()
+
+
+_current: contextvars.ContextVar[Nondet | None] = contextvars.ContextVar("tracefork_nondet", default=None)
+_live = LiveNondet()
+
+
+def current() -> Nondet:
+    """The current run's source, or live values outside a run."""
+    return _current.get() or _live
+
+
+def use(source: Nondet | None) -> contextvars.Token[Nondet | None]:
+    """Make ``source`` current in this context; pass the token to ``reset``."""
+    return _current.set(source)
+
+
+def reset(token: contextvars.Token[Nondet | None]) -> None:
+    _current.reset(token)
+
+
+def now_iso() -> str:
+    """``current().now_iso()``."""
+    return current().now_iso()
+
+
+def new_id(prefix: str = "") -> str:
+    """``current().new_id(prefix)``."""
+    return current().new_id(prefix)
+
+
+def random() -> float:
+    """``current().random()``."""
+    return current().random()
