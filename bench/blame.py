@@ -25,11 +25,9 @@ from typing import Any, Final
 
 from tracefork_otel.blame.budget import Budget
 from tracefork_otel.blame.pricing import price_for
-from tracefork_otel.blame.sampler import ForkSampler
 from tracefork_otel.blame.strategy import Bisection, FixedK
-from tracefork_otel.replay.runner import load_blobs
 from tracefork_otel.validate import scenario
-from tracefork_otel.validate.world import API_KEY, BASE_URL, agent_for, live_transport, oracle_for, record_failed_run
+from tracefork_otel.validate.runs import fork_sampler, record_failed_run
 
 SCENARIOS: Final = {10: "truncated-reply", 20: "long-20", 50: "long-50"}
 K: Final = 10
@@ -46,16 +44,7 @@ def job(strategy: str, steps: int, seed: int) -> dict[str, Any]:
     world = scenario(SCENARIOS[steps])
     tape, store = record_failed_run(world, seed)
     budget = Budget(price_for(""))
-    sampler = ForkSampler(
-        tape,
-        load_blobs(tape, store),
-        agent_for(world),
-        oracle_for(world),
-        live=live_transport(world, seed + 1_000_003),
-        client_kwargs={"api_key": API_KEY, "base_url": BASE_URL, "max_retries": 0},
-        budget=budget,
-        seed=seed,
-    )
+    sampler = fork_sampler(world, tape, store, seed, budget)
     chosen = _strategy(strategy)
     outcome = chosen.run(sampler, len(tape.exchanges))
     return {

@@ -18,18 +18,8 @@ or, explicitly::
 
 from __future__ import annotations
 
-from tracefork_otel.record import (
-    Nondet,
-    Run,
-    agent,
-    instrument,
-    new_id,
-    now_iso,
-    random,
-    record_run,
-    shutdown,
-    uninstrument,
-)
+from tracefork_otel.nondet import Nondet, new_id, now_iso, random
+from tracefork_otel.record import Run, agent, instrument, record_run, shutdown, uninstrument
 
 __version__ = "0.1.0"
 

@@ -11,17 +11,9 @@ from __future__ import annotations
 
 import zstandard
 
+from tracefork_otel.errors import FrameTooLarge
+
 _COUNT_CHUNK = 128 * 1024
-
-
-class FrameTooLarge(ValueError):
-    """The frame declares, or expands to, more than the cap."""
-
-    def __init__(self, size: int, *, declared: bool) -> None:
-        what = "claims" if declared else "expands to more than"
-        super().__init__(f"{what} {size} bytes")
-        self.size = size
-        self.declared = declared
 
 
 def decompress_capped(decompressor: zstandard.ZstdDecompressor, frame: bytes, limit: int) -> bytes:

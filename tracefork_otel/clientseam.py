@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-from tracefork_otel.errors import ReplayDivergence
+from tracefork_otel.errors import DivergenceCode, ReplayDivergence
 from tracefork_otel.sdk_errors import passthrough
 
 logger = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ def serving_transport() -> Any:
             return _sessions[0]
     raise passthrough(
         ReplayDivergence(
-            "TFO105",
+            DivergenceCode.UNOWNED_REQUEST,
             "a request from a thread that belongs to none of the replays running at once",
             step=0,
             hint="Run forks one at a time (--parallel 1) for an agent that calls the model from its own threads",

@@ -15,13 +15,26 @@ in one place::
     ├── RebuildError                     spans + blobs do not make a complete tape
     ├── AgentLoadError                   ``module:function`` cannot be imported
     ├── StoreError                       the local span store cannot be read or written
-    └── ReplayDivergence                 the replayed run differs from the tape (exit 1 in
-                                         ``verify``; carries step, field and both sides)
+    ├── FrameTooLarge(ValueError)        a zstd frame claims or expands past its cap
+    ├── NotReplayableError               the run (or a fork's prefix) does not replay, so forks
+    │                                    are no counterfactuals of it; carries the divergence
+    ├── LiveEndpointError                the live endpoint failed during a fork (measures nothing)
+    ├── BudgetExhausted                  blame's run or dollar cap was reached
+    ├── ReplayDivergence                 the replayed run differs from the tape (exit 1 in
+    │                                    ``verify``; carries a ``DivergenceCode``, step, field
+    │                                    and both sides)
+    ├── validate.world.ScenarioError     a scenario did not behave as planted
+    └── demo.threads.ThreadRejected      the stand-in cannot continue a message thread
+
+    ConfigError
+    └── validate.faults.FaultNotApplicable   a fault that cannot act on this message
 
 Errors carry the fields a caller needs (step, digests, paths) and say what to do next.
 """
 
 from __future__ import annotations
+
+import enum
 
 
 class TraceforkError(Exception):
@@ -104,13 +117,64 @@ class StoreError(TraceforkError):
     """The local span store cannot be opened, read or written."""
 
 
+class FrameTooLarge(TraceforkError, ValueError):
+    """A zstd frame declares, or expands to, more than the cap (a decompression bomb or a corrupt frame)."""
+
+    def __init__(self, size: int, *, declared: bool) -> None:
+        what = "claims" if declared else "expands to more than"
+        super().__init__(f"{what} {size} bytes")
+        self.size = size
+        self.declared = declared
+
+
+class BudgetExhausted(TraceforkError):
+    """Blame's run or dollar cap was reached; the strategy reports what it has."""
+
+
+class LiveEndpointError(TraceforkError):
+    """The live endpoint failed during a fork: such a fork measures the endpoint, not the agent.
+
+    Attributes:
+        step: the step the fork was made at.
+    """
+
+    def __init__(self, step: int, cause: BaseException) -> None:
+        super().__init__(f"the live endpoint failed during a fork at step {step}: {cause!r}")
+        self.step = step
+
+
+class NotReplayableError(TraceforkError):
+    """The run, or the prefix of a fork, does not replay bit-exact, so forks are not counterfactuals of it.
+
+    Attributes:
+        divergence: the first divergence.
+    """
+
+    def __init__(self, message: str, divergence: ReplayDivergence | None) -> None:
+        super().__init__(f"{message}: {divergence}")
+        self.divergence = divergence
+
+
+class DivergenceCode(enum.StrEnum):
+    """The stable, searchable code of a divergence (``[TFO101]`` in messages and docs)."""
+
+    REQUEST_DIFFERS = "TFO101"
+    """A request's bytes differ from the recorded one at the same step."""
+    EXTRA_REQUEST = "TFO102"
+    """A request the recording does not have (past the tape, or past the prefix with nothing live)."""
+    MISSING_REQUEST = "TFO103"
+    """A recorded request the replayed run never made."""
+    DRAW_DIFFERS = "TFO104"
+    """A draw of another kind, past the recorded ones, or a recorded draw never taken."""
+    UNOWNED_REQUEST = "TFO105"
+    """A request from a thread that belongs to none of the replays running at once."""
+
+
 class ReplayDivergence(TraceforkError):
     """The replayed run differs from the tape: the first difference, pinned to a step and a field.
 
     Attributes:
-        code: stable, searchable code (``TFO101`` request differs, ``TFO102`` unrecorded
-            extra request, ``TFO103`` recorded request never made, ``TFO104`` draw differs,
-            ``TFO105`` recorded response corrupt).
+        code: the stable, searchable ``DivergenceCode``.
         step: the step where the run diverged (for draws: the draw's order).
         field: the first differing JSON path (``messages[3].content[0].input.amount``), or "".
         expected / actual: both sides at that path, shortened (request bodies never hold secrets).
@@ -119,7 +183,7 @@ class ReplayDivergence(TraceforkError):
 
     def __init__(
         self,
-        code: str,
+        code: DivergenceCode,
         summary: str,
         *,
         step: int,

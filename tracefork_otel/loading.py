@@ -29,7 +29,6 @@ class LoadedRun:
     spans: list[SpanRecord]
     tape: Tape
     blob_store: BlobStore
-    source_name: str
 
 
 def load_spans(trace_id: str, source: TraceSource) -> tuple[str, list[SpanRecord]]:
@@ -49,7 +48,7 @@ def load_run(trace_id: str, source: TraceSource, blobs: str | BlobStore | None =
     trace_id, spans = load_spans(trace_id, source)
     store = blobs if isinstance(blobs, BlobStore) else open_blob_store(blobs)
     tape = rebuild_tape(trace_id, spans, store)
-    return LoadedRun(trace_id=trace_id, spans=spans, tape=tape, blob_store=store, source_name=source.name)
+    return LoadedRun(trace_id=trace_id, spans=spans, tape=tape, blob_store=store)
 
 
 def is_tape_path(target: str) -> bool:
@@ -58,11 +57,19 @@ def is_tape_path(target: str) -> bool:
 
 
 def load_target(
-    target: str, source: TraceSource | None, blobs: str | BlobStore | None = None
+    target: str,
+    source: str = "local",
+    *,
+    authorization: str | None = None,
+    org_id: str | None = None,
+    blobs: str | BlobStore | None = None,
 ) -> tuple[Tape, BlobStore]:
-    """The tape and blob store to replay, for a trace id (from ``source``) or a ``.tftape`` file (self-contained).
+    """The tape and blob store a debug command works on: a ``.tftape`` file (self-contained), or a trace id
+    fetched from the ``--source`` spec ``source`` (opened only then) with its blobs from ``blobs``.
 
     Raises:
+        ConfigError / TraceNotFoundError / SourceError / RebuildError: see `load_run`.
+        TapeError: a corrupt or foreign ``.tftape`` file.
         TapeRedactedError: the tape was redacted at record time (every caller replays it;
             refused before any progress is printed).
     """
@@ -74,7 +81,7 @@ def load_target(
         for data in bundle_blobs.values():
             store.put(data)
     else:
-        run = load_run(target, source if source is not None else open_trace_source(), blobs)
+        run = load_run(target, open_trace_source(source, authorization=authorization, org_id=org_id), blobs)
         tape, store = run.tape, run.blob_store
     check_replayable(tape)
     return tape, store

@@ -1,7 +1,9 @@
 """Setting up the OpenTelemetry SDK for tfotel's own commands and for ``instrument()``.
 
-The record path never imports this module: it speaks only the OTel API. This is the
-one place that builds a ``TracerProvider``, and only when nobody else has: a program
+The record path speaks only the OTel API; it imports this module only when a run needs
+spans to go somewhere and no provider is set (``record_run`` and ``instrument()`` call
+`ensure_tracing`, lazily, so importing ``tracefork_otel`` does not load the SDK). This is
+the one place that builds a ``TracerProvider``, and only when nobody else has: a program
 that configured the SDK itself (or runs under ``opentelemetry-instrument``) keeps its
 provider, and we add the local span store to it.
 
@@ -36,40 +38,52 @@ _local_added: set[int] = set()
 _local_processors: list[SpanProcessor] = []
 
 
-def _otlp_exporter() -> SpanExporter:
+def _otlp_protocol() -> str:
     protocol = (
         os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
     ).strip()
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
-
-        return GrpcExporter()
-    if protocol in {"http/protobuf", "http"}:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-
-        return HttpExporter()
+    if protocol in {"grpc", "http/protobuf"}:
+        return protocol
+    if protocol == "http":
+        return "http/protobuf"
     logger.warning("Unsupported OTEL_EXPORTER_OTLP_PROTOCOL %r, using grpc", protocol)
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
-
-    return GrpcExporter()
+    return "grpc"
 
 
-def configured_exporters() -> list[SpanExporter]:
-    """The exporters the standard environment asks for (see the module docstring)."""
+def exporter_names() -> list[str]:
+    """The exporters the standard environment asks for, named without building them: ``otlp/grpc``,
+    ``otlp/http/protobuf``, ``console`` (see the module docstring)."""
     names = [n.strip() for n in os.environ.get("OTEL_TRACES_EXPORTER", "").split(",") if n.strip()]
     if not names and (
         os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     ):
         names = ["otlp"]
-    exporters: list[SpanExporter] = []
+    chosen: list[str] = []
     for name in names:
         if name == "otlp":
-            exporters.append(_otlp_exporter())
+            chosen.append(f"otlp/{_otlp_protocol()}")
         elif name == "console":
-            exporters.append(ConsoleSpanExporter())
+            chosen.append(name)
         elif name != "none":
             logger.warning("Unsupported OTEL_TRACES_EXPORTER %r, ignored", name)
-    return exporters
+    return chosen
+
+
+def _exporter(name: str) -> SpanExporter:
+    if name == "otlp/grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+        return GrpcExporter()
+    if name == "otlp/http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+        return HttpExporter()
+    return ConsoleSpanExporter()
+
+
+def configured_exporters() -> list[SpanExporter]:
+    """The exporters `exporter_names` names, built."""
+    return [_exporter(name) for name in exporter_names()]
 
 
 def local_store_processor(store: SpanStore | None = None) -> SpanProcessor:
@@ -77,31 +91,36 @@ def local_store_processor(store: SpanStore | None = None) -> SpanProcessor:
     return BatchSpanProcessor(LocalSpanExporter(store or SpanStore.default()), schedule_delay_millis=100)
 
 
-def ensure_tracing(*, local_store: bool | None = None) -> TracerProvider | None:
+def ensure_tracing(
+    *, local_store: bool | None = None, provider: trace.TracerProvider | None = None
+) -> TracerProvider | None:
     """Make sure spans go somewhere: set up an SDK provider if none, and add the local store once.
 
-    Returns the SDK provider in use, or None when the global provider is not the SDK's
+    With ``provider`` (``instrument(tracer_provider=...)``) that provider is used instead of the
+    global one, which is then left alone.
+
+    Returns the SDK provider in use, or None when the provider is not the SDK's
     (a vendor's own provider: then we leave it alone).
     """
     use_local = env.parse_bool(env.TFOTEL_LOCAL_STORE, True) if local_store is None else local_store
     with _lock:
-        provider = trace.get_tracer_provider()
-        if not isinstance(provider, TracerProvider):
-            if not isinstance(provider, trace.ProxyTracerProvider):
+        chosen = provider if provider is not None else trace.get_tracer_provider()
+        if not isinstance(chosen, TracerProvider):
+            if provider is not None or not isinstance(chosen, trace.ProxyTracerProvider):
                 return None
-            provider = TracerProvider(resource=Resource.create())
+            chosen = TracerProvider(resource=Resource.create())
             for exporter in configured_exporters():
-                provider.add_span_processor(BatchSpanProcessor(exporter))
-            trace.set_tracer_provider(provider)
-            provider = trace.get_tracer_provider()  # set_tracer_provider refuses a second provider
-            if not isinstance(provider, TracerProvider):
+                chosen.add_span_processor(BatchSpanProcessor(exporter))
+            trace.set_tracer_provider(chosen)
+            chosen = trace.get_tracer_provider()  # set_tracer_provider refuses a second provider
+            if not isinstance(chosen, TracerProvider):
                 return None
-        if use_local and id(provider) not in _local_added:
+        if use_local and id(chosen) not in _local_added:
             processor = local_store_processor()
-            provider.add_span_processor(processor)
+            chosen.add_span_processor(processor)
             _local_processors.append(processor)
-            _local_added.add(id(provider))
-        return provider
+            _local_added.add(id(chosen))
+        return chosen
 
 
 def flush_local(timeout_millis: int = 10_000) -> bool:

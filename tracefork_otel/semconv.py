@@ -78,6 +78,10 @@ OPERATION_EXECUTE_TOOL: Final = "execute_tool"
 
 # --- span names --------------------------------------------------------------------
 
+SDK_SPAN_PREFIX: Final = "anthropic.messages"
+"""Name prefix of the spans the Anthropic SDK itself emits (``anthropic.messages.create``) when a tracer
+provider is set: a call made under one is recorded on it rather than on a second span."""
+
 SPAN_CHAT_PREFIX: Final = "chat"
 """The full GenAI span is named ``chat {model}``."""
 

@@ -16,7 +16,7 @@ from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.entrypoint import EntryPoint, Outcome, entry_point_of, outcome_of, outcome_summary
 from tracefork_otel.errors import BlobError
 from tracefork_otel.spanmodel import Attributes, SpanRecord, exchange_spans, find_root
-from tracefork_otel.wire import MESSAGES_PATH, api_path, is_model_call, message_from_sse
+from tracefork_otel.wire import MESSAGES_PATH, api_path, is_model_call, response_message
 
 
 @dataclass(frozen=True)
@@ -148,15 +148,8 @@ def _lookup(attrs: Sequence[Attributes], key: str) -> object:
 
 def response_summary(body: bytes, *, stream: bool) -> tuple[str, tuple[str, ...]]:
     """The stop reason of a Messages response and the names of the tools it asked for."""
-    doc: Any
-    if stream:
-        doc = message_from_sse(body)
-    else:
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return "", ()
-    if not isinstance(doc, dict):
+    doc = response_message(body, stream=stream)
+    if doc is None:
         return "", ()
     content = doc.get("content")
     if not isinstance(content, list):

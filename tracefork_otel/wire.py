@@ -188,7 +188,8 @@ def sse_body(msg: Mapping[str, Any]) -> bytes:
     return b"".join(encode_event(name, data) for name, data in stream_events(msg))
 
 
-def _loads(data: bytes) -> Any:
+def json_or_none(data: bytes) -> Any:
+    """``data`` parsed as JSON, or None when it is not JSON (or not UTF-8)."""
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError):
@@ -206,7 +207,7 @@ def sse_events(data: bytes) -> Iterator[tuple[str, Any]]:
             elif line.startswith(b"data:"):
                 payload.append(line[5:].strip())
         if payload:
-            yield event, _loads(b"\n".join(payload))
+            yield event, json_or_none(b"\n".join(payload))
 
 
 def message_from_sse(data: bytes) -> dict[str, Any] | None:
@@ -243,8 +244,27 @@ def message_from_sse(data: bytes) -> dict[str, Any] | None:
     if message is None:
         return None
     for index, pieces in partial_json.items():
-        parsed = _loads("".join(pieces).encode())
+        parsed = json_or_none("".join(pieces).encode())
         if index in blocks:
             blocks[index]["input"] = parsed if parsed is not None else {}
     message["content"] = [blocks[i] for i in sorted(blocks)]
     return message
+
+
+def response_message(body: bytes, *, stream: bool) -> dict[str, Any] | None:
+    """The Message a Messages API response body holds: parsed JSON, or reassembled from SSE; None if neither."""
+    doc = message_from_sse(body) if stream else json_or_none(body)
+    return doc if isinstance(doc, dict) else None
+
+
+CACHE_INPUT_KEYS: Final = ("cache_read_input_tokens", "cache_creation_input_tokens")
+
+
+def input_tokens(usage: Mapping[str, Any]) -> int | None:
+    """Input tokens as the GenAI conventions count them: Anthropic's ``input_tokens`` plus cache reads and writes.
+
+    Anthropic's ``input_tokens`` excludes cached tokens; spans, budgets and prices all use this
+    one sum. None when the usage reports no input tokens at all.
+    """
+    counts = [v for k in ("input_tokens", *CACHE_INPUT_KEYS) if isinstance(v := usage.get(k), int)]
+    return sum(counts) if counts else None

@@ -19,9 +19,9 @@ from typing import Any
 
 from cli_support import CliResult as CliResult  # re-exported for this folder's tests
 
-from tracefork_otel.blame.strategy import BudgetExhausted
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.demo import ReceivedRequest, demo_policy
+from tracefork_otel.errors import BudgetExhausted
 from tracefork_otel.tape import Tape
 from tracefork_otel.wire import message
 

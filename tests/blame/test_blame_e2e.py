@@ -31,7 +31,7 @@ from blame_support import (
 
 from tracefork_otel.blame import Bisection, Budget, blame_run, estimate_cost, price_for, recorded_verdict
 from tracefork_otel.demo import DEMO_MODEL, MessagesEndpoint, oracle, run
-from tracefork_otel.replay.runner import load_blobs
+from tracefork_otel.replay.session import load_blobs
 
 
 def test_the_recorded_run_fails_and_replays_bit_exact(failed_run: FailedRun, policy: RiskyRefundPolicy) -> None:

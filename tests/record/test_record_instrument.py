@@ -219,3 +219,33 @@ def test_opentelemetry_instrument_records_a_plain_script(
             assert blobs.has(span.attributes[semconv.RESPONSE_SHA256])
             assert span.resource.get("service.name") == "instrumented-script"
     store.close()
+
+
+def test_instrument_sends_spans_to_the_tracer_provider_it_is_given(
+    tmp_path: Path, serve: Callable[..., MessagesEndpoint]
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tracefork_otel.record import config as record_config
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    store = MemoryBlobStore(f"own-provider-{tmp_path.name}")
+    endpoint = serve(policy)
+    tracefork_otel.instrument(blob_store=store, tracer_provider=provider, local_store=False)
+    try:
+        with tracefork_otel.record_run("own-provider") as run:
+            client = anthropic.Anthropic(base_url=endpoint.base_url, api_key="sk-ant-test", open_telemetry=False)
+            assert ask(client, "one") == "reply to one"
+        assert tracefork_otel.shutdown()
+    finally:
+        tracefork_otel.uninstrument()
+        record_config.set_config(None)
+    spans = [s for s in exporter.get_finished_spans() if format(s.context.trace_id, "032x") == run.trace_id]
+    names = sorted(s.name for s in spans)
+    assert names == [f"chat {MODEL}", "invoke_agent own-provider"], names
+    (chat,) = (s for s in spans if s.name.startswith("chat"))
+    assert store.get(str(chat.attributes[semconv.REQUEST_SHA256])) == endpoint.requests[0].body

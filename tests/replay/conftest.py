@@ -18,8 +18,7 @@ from tracefork_otel.agents import call_agent
 from tracefork_otel.blobstore import FsspecBlobStore, open_blob_store
 from tracefork_otel.demo import MessagesEndpoint, demo_policy
 from tracefork_otel.record import record_run
-from tracefork_otel.replay import fork as fork_module
-from tracefork_otel.replay import runner as runner_module
+from tracefork_otel.replay import session as session_module
 from tracefork_otel.replay.rebuild import rebuild_tape
 from tracefork_otel.spanstore import LocalSpanExporter, SpanStore, span_record_from_readable
 
@@ -82,7 +81,7 @@ def local_store() -> Callable[[Recording], None]:
 def served(monkeypatch: pytest.MonkeyPatch) -> ServedLog:
     """Every response replay and fork transports serve, captured as the SDK receives it."""
     log = ServedLog()
-    real = runner_module.replay_transport
+    real = session_module.replay_transport
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         transport = real(*args, **kwargs)
@@ -105,8 +104,7 @@ def served(monkeypatch: pytest.MonkeyPatch) -> ServedLog:
         transport.handle_async_request = ahandle
         return transport
 
-    monkeypatch.setattr(runner_module, "replay_transport", spy)
-    monkeypatch.setattr(fork_module, "replay_transport", spy)
+    monkeypatch.setattr(session_module, "replay_transport", spy)
     return log
 
 

@@ -8,7 +8,8 @@ from tracefork_otel.blame.export import export_blame
 from tracefork_otel.blame.pricing import Price, price_for
 from tracefork_otel.blame.report import BlameReport
 from tracefork_otel.blame.sampler import ForkSampler
-from tracefork_otel.blame.strategy import Bisection, BlameOutcome, BudgetExhausted, FixedK, StepScore
+from tracefork_otel.blame.strategy import Bisection, BlameOutcome, FixedK, StepScore
+from tracefork_otel.errors import BudgetExhausted
 
 __all__ = [
     "Bisection",

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tracefork_otel.blame.budget import Budget
+from tracefork_otel.blame.perturb import Perturb
 from tracefork_otel.blame.pricing import Price
 from tracefork_otel.blame.report import BlameReport
-from tracefork_otel.blame.sampler import ForkSampler, Perturb, usage_of
-from tracefork_otel.blame.strategy import Bisection, FixedK
+from tracefork_otel.blame.sampler import ForkSampler, usage_of
+from tracefork_otel.blame.strategy import Strategy
 from tracefork_otel.blobstore import BlobStore
-from tracefork_otel.errors import ConfigError, TraceforkError
-from tracefork_otel.replay.runner import load_blobs, replay_run
+from tracefork_otel.errors import ConfigError, NotReplayableError
+from tracefork_otel.replay.runner import replay_run
+from tracefork_otel.replay.session import load_blobs
 from tracefork_otel.tape.model import Tape
 
 FIXED_K_REFERENCE = 10
@@ -34,7 +35,7 @@ class CostEstimate:
         return runs * self.price.cost(self.input_tokens_per_run, self.output_tokens_per_run)
 
 
-def estimate_cost(tape: Tape, blobs: dict[str, bytes], strategy: Bisection | FixedK, price: Price) -> CostEstimate:
+def estimate_cost(tape: Tape, blobs: Mapping[str, bytes], strategy: Strategy, price: Price) -> CostEstimate:
     """Runs and tokens a blame of ``tape`` is expected to need.
 
     A fork at step i pays for the live tail from i on, so a run costs on average the
@@ -44,14 +45,9 @@ def estimate_cost(tape: Tape, blobs: dict[str, bytes], strategy: Bisection | Fix
     usage = [usage_of(blobs[ex.response_sha256], ex.stream) for ex in tape.exchanges]
     tails_in = [sum(u[0] for u in usage[i:]) for i in range(n)]
     tails_out = [sum(u[1] for u in usage[i:]) for i in range(n)]
-    if isinstance(strategy, FixedK):
-        expected = worst = n * strategy.k
-    else:
-        levels = max(1, math.ceil(math.log2(max(n, 2))))
-        expected = strategy.anchor_k + 4 * levels + 2 * strategy.final_k
-        worst = strategy.anchor_k + strategy.sprt_cap * n + 2 * strategy.final_k * n
+    expected, worst = strategy.runs(n)
     return CostEstimate(
-        runs_expected=min(expected, worst),
+        runs_expected=expected,
         runs_worst=worst,
         input_tokens_per_run=sum(tails_in) // max(n, 1),
         output_tokens_per_run=sum(tails_out) // max(n, 1),
@@ -63,12 +59,12 @@ def recorded_verdict(tape: Tape, store: BlobStore, agent: Callable[..., Any], or
     """The oracle's verdict on the recorded run, replayed for $0 (it must replay bit-exact).
 
     Raises:
-        TraceforkError: the run does not replay, so forks would not be counterfactuals of it.
+        NotReplayableError: the run does not replay, so forks would not be counterfactuals of it.
     """
     receipt = replay_run(tape, store, agent)
     if not receipt.bit_exact:
-        raise TraceforkError(
-            f"run {tape.trace_id} does not replay bit-exact, so it cannot be blamed: {receipt.divergence}"
+        raise NotReplayableError(
+            f"run {tape.trace_id} does not replay bit-exact, so it cannot be blamed", receipt.divergence
         )
     if receipt.agent_error is not None:
         return False
@@ -81,7 +77,7 @@ def blame_run(
     agent: Callable[..., Any],
     oracle: Callable[[Any], Any],
     *,
-    strategy: Bisection | FixedK,
+    strategy: Strategy,
     budget: Budget,
     live: Any,
     client_kwargs: dict[str, Any],
@@ -96,7 +92,8 @@ def blame_run(
 
     Raises:
         ConfigError: the recorded run succeeds by the oracle (nothing to blame).
-        TraceforkError: the run does not replay, or forks diverge in the prefix.
+        NotReplayableError: the run does not replay, or forks diverge in the prefix.
+        LiveEndpointError: the live endpoint failed during a fork.
     """
     if recorded_verdict(tape, store, agent, oracle):
         raise ConfigError(f"run {tape.trace_id} succeeds according to the oracle {oracle_spec}: nothing to blame")

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from tracefork_otel.blame.pricing import Price
-from tracefork_otel.blame.strategy import BudgetExhausted
+from tracefork_otel.errors import BudgetExhausted
 
 
 @dataclass

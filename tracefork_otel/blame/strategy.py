@@ -21,16 +21,13 @@ onto the exported span, in the manner of the OTel SDK's samplers):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from tracefork_otel.blame.estimate import VEstimate, exact, newcombe
 from tracefork_otel.blame.sequential import Sprt
-
-
-class BudgetExhausted(Exception):
-    """The run or dollar cap was reached; the strategy reports what it has."""
+from tracefork_otel.errors import BudgetExhausted
 
 
 class Sampler(Protocol):
@@ -117,6 +114,10 @@ class FixedK:
     def describe(self) -> str:
         return f"FixedK(k={self.k})"
 
+    def runs(self, n_steps: int) -> tuple[int, int]:
+        """(expected, worst-case) agent runs to blame a run of ``n_steps``: always k per step."""
+        return n_steps * self.k, n_steps * self.k
+
     def run(self, sampler: Sampler, n_steps: int, recorded_success: bool = False) -> BlameOutcome:
         counter = _Counter(sampler)
         est: dict[int, VEstimate] = {n_steps: exact(n_steps, recorded_success)}
@@ -147,6 +148,16 @@ class Bisection:
     sprt_cap: int = 12
     batch: int = 1
     max_rounds: int = 6
+
+    def runs(self, n_steps: int) -> tuple[int, int]:
+        """(expected, worst-case) agent runs to blame a run of ``n_steps``.
+
+        Expected: the anchor, about four SPRT runs per bisection level and the final re-check
+        of both sides of the drop; worst: every step placed by a capped SPRT and re-checked.
+        """
+        levels = max(1, math.ceil(math.log2(max(n_steps, 2))))
+        worst = self.anchor_k + self.sprt_cap * n_steps + 2 * self.final_k * n_steps
+        return min(self.anchor_k + 4 * levels + 2 * self.final_k, worst), worst
 
     def describe(self) -> str:
         return (
@@ -233,5 +244,17 @@ class Bisection:
         )
 
 
-Strategy = FixedK | Bisection
-StrategyFactory = Callable[[], Strategy]
+class Strategy(Protocol):
+    """A blame strategy: how many forks to run at which steps, and what they add up to."""
+
+    def describe(self) -> str:
+        """One line naming the strategy and its parameters (it goes onto the exported span)."""
+        ...
+
+    def runs(self, n_steps: int) -> tuple[int, int]:
+        """(expected, worst-case) agent runs to blame a run of ``n_steps``, before anything is spent."""
+        ...
+
+    def run(self, sampler: Sampler, n_steps: int, recorded_success: bool = False) -> BlameOutcome:
+        """Sample ``sampler`` until the steps are ranked or the budget stops it."""
+        ...

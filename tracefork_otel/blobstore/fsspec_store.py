@@ -31,9 +31,9 @@ import fsspec
 import zstandard
 from fsspec.implementations.local import LocalFileSystem
 
-from tracefork_otel._zstd import FrameTooLarge, decompress_capped
+from tracefork_otel._zstd import decompress_capped
 from tracefork_otel.blobstore.base import is_digest, sha256_hex
-from tracefork_otel.errors import BlobError, BlobIntegrityError, BlobNotFoundError, ConfigError
+from tracefork_otel.errors import BlobError, BlobIntegrityError, BlobNotFoundError, ConfigError, FrameTooLarge
 from tracefork_otel.urls import safe_url, scrub_urls
 
 logger = logging.getLogger(__name__)

@@ -16,6 +16,8 @@ from tracefork_otel import __version__
 from tracefork_otel.cli._output import EXIT_BAD_INPUT, Abort, PrintableFormatter, one_line
 from tracefork_otel.errors import TraceforkError
 
+__all__ = ["cli", "main"]
+
 
 class _Group(click.Group):
     """Loads commands lazily (``_COMMANDS``) and maps our errors to one stderr line and exit 2."""

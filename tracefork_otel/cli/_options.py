@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
 from tracefork_otel import environment_variables as env
+from tracefork_otel.cli._output import Abort
+
+PLACEHOLDER_KEY = "tfotel-no-key"
+"""The API key sent to a ``--base-url`` endpoint when the environment has none (a local stand-in needs none)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,3 +58,28 @@ def source_options(fn: F) -> F:
         ),
     )(fn)
     return fn
+
+
+def base_url_option(help_text: str) -> Callable[[F], F]:
+    """``--base-url`` for commands that call a live Messages API."""
+
+    def decorate(fn: F) -> F:
+        return click.option("--base-url", metavar="URL", help=help_text)(fn)
+
+    return decorate
+
+
+def live_client_kwargs(base_url: str | None) -> dict[str, Any]:
+    """Anthropic client arguments for the live endpoint: the key from the environment (never recorded),
+    the base URL if given.
+
+    Raises:
+        Abort: no key in the environment and no ``--base-url``.
+    """
+    key = os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
+    if not key and not base_url:
+        raise Abort("ANTHROPIC_API_KEY is not set (or pass --base-url for a local endpoint)")
+    kwargs: dict[str, Any] = {"api_key": key or PLACEHOLDER_KEY}
+    if base_url:
+        kwargs["base_url"] = base_url
+    return kwargs

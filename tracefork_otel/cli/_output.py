@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import click
-
-from tracefork_otel.errors import TraceforkError
 
 _UNSAFE: Final = [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 """C0 and C1 controls (ESC starts CSI/OSC sequences, CR rewrites a line, LF forges one), DEL, the
@@ -17,7 +14,6 @@ Unicode line/paragraph separators and the bidirectional overrides ("Trojan Sourc
 _ESCAPED: Final = {code: ascii(chr(code))[1:-1] for code in _UNSAFE}
 _ESCAPED_BUT_NEWLINE: Final = {code: text for code, text in _ESCAPED.items() if code != 0x0A}
 
-EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 
@@ -61,10 +57,6 @@ def one_line(exc: BaseException) -> str:
     return printable(text)
 
 
-def fail(exc: TraceforkError) -> NoReturn:
-    raise Abort(one_line(exc), EXIT_BAD_INPUT) from exc
-
-
 def emit_json(data: Any) -> None:
     """Machine output: one JSON document on stdout."""
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
@@ -74,7 +66,3 @@ def status(message: str) -> None:
     """One line of progress for people, on stderr (stdout stays clean for --json); control characters,
     line breaks included, escaped: a progress line quotes trace ids and names from the tape."""
     click.echo(printable(message), err=True)
-
-
-def isatty() -> bool:
-    return sys.stderr.isatty()

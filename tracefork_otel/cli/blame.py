@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import random
 import sys
 import threading
-from typing import Any
 
 import click
 
@@ -20,39 +18,18 @@ from tracefork_otel.blame import (
     export_blame,
     price_for,
 )
-from tracefork_otel.cli._options import blobs_option, json_option, source_options
+from tracefork_otel.blame.analyse import FIXED_K_REFERENCE
+from tracefork_otel.blame.perturb import PERTURBATIONS
+from tracefork_otel.cli._options import base_url_option, blobs_option, json_option, live_client_kwargs, source_options
 from tracefork_otel.cli._output import Abort, emit_json, status
 from tracefork_otel.cli._render import echo
-from tracefork_otel.cli.record import anthropic_kwargs
-from tracefork_otel.loading import is_tape_path, load_target, open_trace_source
-from tracefork_otel.replay.runner import load_blobs
-from tracefork_otel.replay.transport import LIVE, CannedResponse
+from tracefork_otel.loading import load_target
+from tracefork_otel.replay.session import load_blobs
 from tracefork_otel.tape.model import Tape
 
 
 def _model_of(tape: Tape) -> str:
     return next((ex.request_model for ex in tape.exchanges if ex.request_model), "")
-
-
-def _faults_perturb(tape: Tape, blobs: dict[str, bytes]) -> Any:
-    """Step i gets its recorded response mutated by a random fault from the library."""
-    import json
-
-    from tracefork_otel.validate.faults import FAULTS, applicable
-    from tracefork_otel.wire import dumps, message_from_sse, sse_body
-
-    def perturb(step: int, rng: random.Random) -> CannedResponse | str:
-        ex = tape.exchanges[step]
-        body = blobs[ex.response_sha256]
-        message = message_from_sse(body) if ex.stream else json.loads(body)
-        if not isinstance(message, dict) or not (names := sorted(applicable(message))):
-            return LIVE  # nothing a fault can act on (an error body): sample the step fresh instead
-        mutated = FAULTS[rng.choice(names)].apply(message, rng)
-        data = sse_body(mutated) if ex.stream else dumps(mutated)
-        kind = "text/event-stream; charset=utf-8" if ex.stream else "application/json"
-        return CannedResponse(200, (("content-type", kind), ("request-id", "req_tfotel_fault")), data)
-
-    return perturb
 
 
 class _Progress:
@@ -61,14 +38,12 @@ class _Progress:
     def __init__(self, expected: int) -> None:
         self._expected = expected
         self._runs = 0
-        self._successes = 0
         self._lock = threading.Lock()
         self._tty = sys.stderr.isatty()
 
     def __call__(self, step: int, success: bool) -> None:
         with self._lock:
             self._runs += 1
-            self._successes += success
             line = f"blame: {self._runs} runs (~{self._expected} expected), last fork at step {step}"
             if self._tty:
                 click.echo("\r" + line.ljust(72), err=True, nl=False)
@@ -90,7 +65,7 @@ def report_text(report: BlameReport) -> str:
             f"{s.rank:>4} {s.step:>4}  {s.score:+.2f}  [{s.ci_low:+.2f}, {s.ci_high:+.2f}]  {s.samples:>4}  {s.method}"
         )
     lines.append(
-        f"agent runs {report.outcome.agent_runs} (fixed k=10 per step: {report.fixed_k_runs});"
+        f"agent runs {report.outcome.agent_runs} (fixed k={FIXED_K_REFERENCE} per step: {report.fixed_k_runs});"
         f" tokens {report.input_tokens} in / {report.output_tokens} out; ${report.dollars:.4f}"
     )
     if report.agent_errors:
@@ -108,7 +83,7 @@ def report_text(report: BlameReport) -> str:
 @click.option("--oracle", required=True, metavar="MODULE:FUNCTION", help="fn(outcome) -> bool, True = success.")
 @click.option(
     "--perturb",
-    type=click.Choice(["resample", "faults"]),
+    type=click.Choice(sorted(PERTURBATIONS)),
     default="resample",
     show_default=True,
     help="resample: step i sampled fresh from the live endpoint; faults: the recorded response mutated by the"
@@ -121,14 +96,16 @@ def report_text(report: BlameReport) -> str:
     show_default=True,
     help="adaptive: bisection with SPRT; fixed: k runs at every step (the baseline).",
 )
-@click.option("--k", "fixed_k", default=10, show_default=True, type=click.IntRange(1, 1000), help="Runs per step.")
+@click.option(
+    "--k", "fixed_k", default=FIXED_K_REFERENCE, show_default=True, type=click.IntRange(1, 1000), help="Runs per step."
+)
 @click.option("--budget", type=click.FloatRange(0, min_open=True), help="Stop after spending this many US dollars.")
 @click.option("--max-runs", type=click.IntRange(1), help="Stop after this many agent runs.")
 @click.option("--jobs", "-j", default=4, show_default=True, type=click.IntRange(1, 64), help="Forks run at once.")
 @click.option("--seed", default=0, show_default=True, help="Seed for fault choices.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before spending.")
 @click.option("--no-export", is_flag=True, help="Do not write the blame trace to the trace backend.")
-@click.option("--base-url", metavar="URL", help="Messages API for the live forks (default: the SDK's).")
+@base_url_option("Messages API for the live forks (default: the SDK's).")
 @source_options
 @blobs_option
 @json_option
@@ -170,8 +147,7 @@ def blame(
     """
     fn = load_callable(agent)
     judge = load_callable(oracle, what="oracle")
-    src = None if is_tape_path(trace_id) else open_trace_source(source, authorization=auth, org_id=org_id)
-    tape, store = load_target(trace_id, src, blobs)
+    tape, store = load_target(trace_id, source, authorization=auth, org_id=org_id, blobs=blobs)
     blob_map = load_blobs(tape, store)
     chosen = FixedK(k=fixed_k) if strategy == "fixed" else Bisection(batch=jobs)
     price = price_for(_model_of(tape))
@@ -188,7 +164,7 @@ def blame(
         if not sys.stdin.isatty():
             raise Abort("not a terminal: pass --yes to spend without confirmation")
         click.confirm("run it?", abort=True, err=True)
-    kwargs = anthropic_kwargs(base_url)
+    kwargs = live_client_kwargs(base_url)
     import httpx2
 
     progress = _Progress(estimate.runs_expected)
@@ -202,7 +178,7 @@ def blame(
         budget=caps,
         live=httpx2.HTTPTransport(),
         client_kwargs=kwargs,
-        perturb=_faults_perturb(tape, blob_map) if perturb == "faults" else None,
+        perturb=PERTURBATIONS[perturb](tape, blob_map),
         perturb_name=perturb,
         oracle_spec=oracle,
         jobs=jobs,

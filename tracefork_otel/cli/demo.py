@@ -12,7 +12,7 @@ from tracefork_otel.cli._output import emit_json, one_line, status
 from tracefork_otel.cli._render import echo, timeline_text
 from tracefork_otel.demo.session import DEMO_AGENT_SPEC, run_demo
 from tracefork_otel.errors import TraceforkError
-from tracefork_otel.otel_setup import configured_exporters
+from tracefork_otel.otel_setup import exporter_names
 from tracefork_otel.sources.local import LocalSource
 from tracefork_otel.timeline import Timeline, build_timeline
 
@@ -38,7 +38,7 @@ def demo(chunk_delay: float, as_json: bool) -> None:
         timeline = build_timeline(result.trace_id, source.get(result.trace_id), open_blob_store(result.blob_store))
     except TraceforkError as exc:  # recording is fail-open: the run happened even if TFOTEL_HOME cannot keep it
         status(f"tfotel: warning: the run was recorded but cannot be read back: {one_line(exc)}")
-    exporters = [type(e).__module__.rsplit(".", 2)[-2] + ":" + type(e).__name__ for e in configured_exporters()]
+    exporters = exporter_names()
     otlp = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     if as_json:
         emit_json(

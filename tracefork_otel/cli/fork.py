@@ -7,12 +7,11 @@ from pathlib import Path
 import click
 
 from tracefork_otel.agents import load_callable
-from tracefork_otel.cli._options import blobs_option, json_option, source_options
+from tracefork_otel.cli._options import base_url_option, blobs_option, json_option, live_client_kwargs, source_options
 from tracefork_otel.cli._output import Abort, emit_json, printable, status
 from tracefork_otel.cli._render import echo
-from tracefork_otel.cli.record import anthropic_kwargs
 from tracefork_otel.errors import ConfigError
-from tracefork_otel.loading import is_tape_path, load_target, open_trace_source
+from tracefork_otel.loading import load_target
 from tracefork_otel.replay.fork import fork_run, response_for_step
 
 
@@ -27,7 +26,7 @@ from tracefork_otel.replay.fork import fork_run, response_for_step
 )
 @click.option("--resample", is_flag=True, help="Sample the step fresh from the live endpoint instead.")
 @click.option("--agent", required=True, metavar="MODULE:FUNCTION", help="The agent that made the run.")
-@click.option("--base-url", metavar="URL", help="Messages API for the live part (default: the SDK's).")
+@base_url_option("Messages API for the live part (default: the SDK's).")
 @source_options
 @blobs_option
 @json_option
@@ -59,12 +58,11 @@ def fork(
     if (response_file is None) == (not resample):
         raise Abort("give exactly one of --response FILE or --resample")
     fn = load_callable(agent)
-    src = None if is_tape_path(trace_id) else open_trace_source(source, authorization=auth, org_id=org_id)
-    tape, store = load_target(trace_id, src, blobs)
+    tape, store = load_target(trace_id, source, authorization=auth, org_id=org_id, blobs=blobs)
     if step >= len(tape.exchanges):
         raise ConfigError(f"--step {step} is out of range: run {tape.trace_id} has steps 0..{len(tape.exchanges) - 1}")
     response = response_for_step(tape, step, response_file.read_bytes()) if response_file is not None else None
-    kwargs = anthropic_kwargs(base_url)
+    kwargs = live_client_kwargs(base_url)
     import httpx2
 
     status(f"forking {printable(tape.trace_id)} at step {step}: replaying {step} steps, then live …")

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
 import click
 
 from tracefork_otel import environment_variables as env
 from tracefork_otel.agents import call_agent, load_callable, outcome_json
 from tracefork_otel.bootstrap import MODE_RECORD, run_command
-from tracefork_otel.cli._options import blobs_option, json_option
-from tracefork_otel.cli._output import Abort, emit_json, fail, status
+from tracefork_otel.cli._options import base_url_option, blobs_option, json_option, live_client_kwargs
+from tracefork_otel.cli._output import Abort, emit_json, status
 from tracefork_otel.cli._render import echo
-from tracefork_otel.errors import TraceforkError
 from tracefork_otel.record import record_run
-
-PLACEHOLDER_KEY = "tfotel-no-key"
-
-
-def anthropic_kwargs(base_url: str | None) -> dict[str, Any]:
-    """Client arguments: the key from the environment (never recorded), the base URL if given."""
-    key = os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
-    if not key and not base_url:
-        raise Abort("ANTHROPIC_API_KEY is not set (or pass --base-url for a local endpoint)")
-    kwargs: dict[str, Any] = {"api_key": key or PLACEHOLDER_KEY}
-    if base_url:
-        kwargs["base_url"] = base_url
-    return kwargs
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.option("--agent", "agent_spec", metavar="MODULE:FUNCTION", help="An explicit agent, fn(client, nondet).")
-@click.option("--base-url", metavar="URL", help="With --agent: Messages API base URL (default: the SDK's).")
+@base_url_option("With --agent: Messages API base URL (default: the SDK's).")
 @click.option(
     "--name",
     metavar="NAME",
@@ -71,7 +54,7 @@ def record(
     if not agent_spec:
         raise Abort("nothing to record: give -- COMMAND… (e.g. -- python agent.py) or --agent module:function")
     fn = load_callable(agent_spec)
-    kwargs = anthropic_kwargs(base_url)
+    kwargs = live_client_kwargs(base_url)
     import anthropic
 
     with record_run(name or agent_spec.rpartition(":")[2], blob_store=blobs) as run:
@@ -92,10 +75,7 @@ def _record_command(command: tuple[str, ...], name: str | None, blobs: str | Non
     extra = {env.TFOTEL_RUN_NAME: name} if name else {}
     if blobs:
         extra[env.TFOTEL_BLOBS] = blobs
-    try:
-        result = run_command(command, MODE_RECORD, extra)
-    except TraceforkError as exc:
-        fail(exc)
+    result = run_command(command, MODE_RECORD, extra)
     if as_json:
         emit_json({"trace_ids": list(result.trace_ids), "exit_code": result.exit_code})
     else:

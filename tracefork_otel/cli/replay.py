@@ -8,7 +8,7 @@ from tracefork_otel.agents import load_callable
 from tracefork_otel.cli._options import blobs_option, json_option, source_options
 from tracefork_otel.cli._output import EXIT_CHECK_FAILED, emit_json, printable, status
 from tracefork_otel.cli._render import echo
-from tracefork_otel.loading import is_tape_path, load_target, open_trace_source
+from tracefork_otel.loading import load_target
 from tracefork_otel.replay.runner import ReplayReceipt, replay_run
 
 
@@ -44,8 +44,7 @@ def _run(
     trace_id: str, agent: str, source: str, auth: str | None, org_id: str | None, blobs: str | None
 ) -> ReplayReceipt:
     fn = load_callable(agent)
-    src = None if is_tape_path(trace_id) else open_trace_source(source, authorization=auth, org_id=org_id)
-    tape, store = load_target(trace_id, src, blobs)
+    tape, store = load_target(trace_id, source, authorization=auth, org_id=org_id, blobs=blobs)
     status(f"replaying {tape.trace_id}: {len(tape.exchanges)} steps, {len(tape.draws)} draws …")
     return replay_run(tape, store, fn)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tracefork_otel.nondet import LiveNondet, Nondet, new_id, now_iso, random
 from tracefork_otel.record.boundary import agent
 from tracefork_otel.record.instrumentor import AnthropicRecordingInstrumentor, instrument, uninstrument
 from tracefork_otel.record.nondet import RecordingNondet
@@ -11,15 +10,10 @@ from tracefork_otel.record.transport import recording_transport, wrap_client
 
 __all__ = [
     "AnthropicRecordingInstrumentor",
-    "LiveNondet",
-    "Nondet",
     "RecordingNondet",
     "Run",
     "agent",
     "instrument",
-    "new_id",
-    "now_iso",
-    "random",
     "record_run",
     "recording_transport",
     "shutdown",

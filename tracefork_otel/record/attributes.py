@@ -8,25 +8,17 @@ content stays in the blob store unless the user opted in to content capture.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from tracefork_otel import semconv
 from tracefork_otel.spanmodel import AttributeValue
-from tracefork_otel.wire import message_from_sse
+from tracefork_otel.wire import CACHE_INPUT_KEYS, input_tokens, json_or_none, response_message
 
 Attrs = dict[str, AttributeValue]
 
 
-def _loads(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def request_attributes(body: bytes, *, capture_content: bool) -> Attrs:
     """``gen_ai.request.*`` from a request body (empty when it is not a JSON object)."""
-    doc = _loads(body)
+    doc = json_or_none(body)
     attrs: Attrs = {}
     if not isinstance(doc, dict):
         return attrs
@@ -45,9 +37,9 @@ def request_attributes(body: bytes, *, capture_content: bool) -> Attrs:
 
 def response_attributes(body: bytes, *, stream: bool, capture_content: bool) -> Attrs:
     """``gen_ai.response.*`` and ``gen_ai.usage.*`` from a response body (JSON or SSE)."""
-    doc = message_from_sse(body) if stream else _loads(body)
+    doc = response_message(body, stream=stream)
     attrs: Attrs = {}
-    if not isinstance(doc, dict) or doc.get("type") == "error":
+    if doc is None or doc.get("type") == "error":
         return attrs
     if isinstance(doc.get("id"), str):
         attrs[semconv.GEN_AI_RESPONSE_ID] = doc["id"]
@@ -57,16 +49,15 @@ def response_attributes(body: bytes, *, stream: bool, capture_content: bool) -> 
         attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [doc["stop_reason"]]
     usage = doc.get("usage")
     if isinstance(usage, dict):
-        # Anthropic's input_tokens excludes cached tokens; the convention's includes them.
-        parts = [usage.get(k) for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")]
-        if isinstance(parts[0], int):
-            attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = sum(p for p in parts if isinstance(p, int))
+        if (total_in := input_tokens(usage)) is not None:
+            attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = total_in
         if isinstance(usage.get("output_tokens"), int):
             attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = usage["output_tokens"]
-        if isinstance(parts[1], int):
-            attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = parts[1]
-        if isinstance(parts[2], int):
-            attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = parts[2]
+        cache_read, cache_creation = (usage.get(k) for k in CACHE_INPUT_KEYS)
+        if isinstance(cache_read, int):
+            attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
+        if isinstance(cache_creation, int):
+            attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = cache_creation
     if capture_content and "content" in doc:
         attrs[semconv.GEN_AI_OUTPUT_MESSAGES] = json.dumps(doc["content"], ensure_ascii=False)
     return attrs

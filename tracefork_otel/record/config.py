@@ -38,16 +38,19 @@ class RecordConfig:
     writer, before hashing, storage and span attributes. Exchanges it changed are marked
     ``tracefork.redacted``: they can be inspected, not replayed. If it raises, nothing of that
     exchange is stored (the span carries ``tracefork.record.error``)."""
+    tracer_provider: trace.TracerProvider | None = None
+    """Where the spans go (``instrument(tracer_provider=...)``, as every OTel instrumentor takes it);
+    None: the global provider."""
 
     def tracer(self) -> trace.Tracer:
-        return _tracer()
+        return _tracer(self.tracer_provider)
 
 
 @functools.cache
-def _tracer() -> trace.Tracer:
-    # One lookup per process (~40 µs each): before an SDK provider is set this is the API's
-    # proxy tracer, which switches to the real provider once one is set.
-    return trace.get_tracer(semconv.INSTRUMENTATION_SCOPE)
+def _tracer(provider: trace.TracerProvider | None) -> trace.Tracer:
+    # One lookup per provider (~40 µs each): before an SDK provider is set the global one is the
+    # API's proxy tracer, which switches to the real provider once one is set.
+    return trace.get_tracer(semconv.INSTRUMENTATION_SCOPE, tracer_provider=provider)
 
 
 _stores: dict[str, BlobStore] = {}
@@ -80,6 +83,7 @@ def resolve(
     strict: bool | None = None,
     capture_content: bool | None = None,
     redact: Redactor | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
 ) -> RecordConfig:
     """A config from arguments, falling back to the environment.
 
@@ -96,6 +100,7 @@ def resolve(
             env.parse_bool(env.TFOTEL_CAPTURE_CONTENT, False) if capture_content is None else capture_content
         ),
         redact=redact,
+        tracer_provider=tracer_provider,
     )
 
 

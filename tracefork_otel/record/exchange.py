@@ -23,8 +23,8 @@ import threading
 import time
 from typing import Any
 
-from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracefork_otel import semconv
@@ -36,7 +36,7 @@ from tracefork_otel.record.run import RunState, ambient_run, current_run, fallba
 from tracefork_otel.record.writer import Job, get_writer
 from tracefork_otel.sdk_errors import passthrough
 from tracefork_otel.spanmodel import AttributeValue
-from tracefork_otel.tape.model import Exchange
+from tracefork_otel.tape.model import SCHEMA_VERSION, Exchange
 from tracefork_otel.urls import safe_url, scrub_urls
 
 logger = logging.getLogger(__name__)
@@ -44,8 +44,6 @@ logger = logging.getLogger(__name__)
 KEPT_RESPONSE_HEADERS = frozenset({"content-type", "request-id", "retry-after", "retry-after-ms", "x-should-retry"})
 """Response headers replay needs (the SDK reads them for retries and parsing); nothing else is kept."""
 KEPT_RESPONSE_HEADER_PREFIXES = ("anthropic-ratelimit-",)
-
-_SUPPRESS_KEY = otel_context._SUPPRESS_INSTRUMENTATION_KEY  # the SDK's own exporters set this
 
 
 def keep_header(name: str) -> bool:
@@ -59,7 +57,7 @@ def _is_foreign_genai_span(span: trace.Span) -> bool:
     name = getattr(span, "name", "") or ""
     attributes = getattr(span, "attributes", None) or {}
     operation = attributes.get(semconv.GEN_AI_OPERATION_NAME)
-    return name.startswith("anthropic.messages") or operation == semconv.OPERATION_CHAT
+    return name.startswith(semconv.SDK_SPAN_PREFIX) or operation == semconv.OPERATION_CHAT
 
 
 class _WarnOnce:
@@ -83,7 +81,7 @@ warn_once = _WarnOnce()
 
 def suppressed() -> bool:
     """Whether instrumentation is suppressed in this context (an exporter's own HTTP calls)."""
-    return bool(otel_context.get_value(_SUPPRESS_KEY))
+    return not is_instrumentation_enabled()
 
 
 class ExchangeRecorder:
@@ -254,7 +252,7 @@ class ExchangeRecorder:
             semconv.RESPONSE_SHA256: ex.response_sha256,
             semconv.RESPONSE_STATUS_CODE: ex.status_code,
             semconv.RESPONSE_STREAM: ex.stream,
-            semconv.TAPE_SCHEMA: 1,
+            semconv.TAPE_SCHEMA: SCHEMA_VERSION,
             semconv.GEN_AI_INPUT_MESSAGES_REF: safe_url(store.uri(ex.request_sha256)),
             semconv.GEN_AI_OUTPUT_MESSAGES_REF: safe_url(store.uri(ex.response_sha256)),
         }

@@ -20,6 +20,7 @@ from collections.abc import Collection
 from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.trace import TracerProvider
 
 from tracefork_otel import clientseam
 from tracefork_otel.blobstore import BlobStore
@@ -40,10 +41,10 @@ class AnthropicRecordingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         from tracefork_otel.otel_setup import ensure_tracing
 
-        settings = [kwargs.get(key) for key in ("blob_store", "strict", "capture_content", "redact")]
+        settings = [kwargs.get(key) for key in ("blob_store", "strict", "capture_content", "redact", "tracer_provider")]
         if any(value is not None for value in settings):
             record_config.set_config(record_config.resolve(*settings))
-        ensure_tracing(local_store=kwargs.get("local_store"))
+        ensure_tracing(local_store=kwargs.get("local_store"), provider=kwargs.get("tracer_provider"))
         clientseam.install()
         clientseam.set_recorder(recording_transport, transport_records)
         boundary.enable_process_run()
@@ -59,6 +60,7 @@ def instrument(
     capture_content: bool | None = None,
     local_store: bool | None = None,
     redact: Redactor | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> None:
     """Record every Anthropic client, made before or after this call (idempotent).
 
@@ -66,6 +68,8 @@ def instrument(
     the local span store under ``TFOTEL_HOME`` (``local_store=False`` or
     ``TFOTEL_LOCAL_STORE=false`` to skip it). ``redact`` is ``record_run``'s hook, for
     every exchange recorded outside a ``record_run`` (and inside one that sets none).
+    ``tracer_provider``, as every OTel instrumentor takes it, receives the spans instead of
+    the global provider (and the local store, when it is an SDK provider).
     """
     AnthropicRecordingInstrumentor().instrument(
         blob_store=blob_store,
@@ -73,6 +77,7 @@ def instrument(
         capture_content=capture_content,
         local_store=local_store,
         redact=redact,
+        tracer_provider=tracer_provider,
     )
 
 

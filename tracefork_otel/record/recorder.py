@@ -7,7 +7,7 @@ import importlib
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
@@ -39,6 +39,10 @@ from tracefork_otel.wire import dumps
 logger = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT_S = 30.0
+
+
+if TYPE_CHECKING:
+    import httpx2
 
 
 def _http_module() -> Any:
@@ -79,11 +83,12 @@ class Run:
         """How many exchanges the run has started (steps assigned), written or not."""
         return self._state.steps_started
 
-    def http_client(self, **kwargs: Any) -> Any:
+    def http_client(self, **kwargs: Any) -> httpx2.Client:
         """A sync HTTP client for ``anthropic.Anthropic(http_client=...)`` that records into this run.
 
         It is the SDK's own default client (timeouts, limits, proxies from the
-        environment) with its transport wrapped; ``kwargs`` go to that client.
+        environment) with its transport wrapped; ``kwargs`` go to that client. (Typed for the
+        current SDK, on ``httpx2``; under an older SDK on ``httpx`` it is an ``httpx.Client``.)
         """
         try:
             import anthropic
@@ -91,9 +96,10 @@ class Run:
             client = anthropic.DefaultHttpxClient(**kwargs)
         except (ImportError, AttributeError):
             client = _http_module().Client(**kwargs)
-        return wrap_client(client, self._state)
+        wrapped: httpx2.Client = wrap_client(client, self._state)
+        return wrapped
 
-    def async_http_client(self, **kwargs: Any) -> Any:
+    def async_http_client(self, **kwargs: Any) -> httpx2.AsyncClient:
         """The async twin of ``http_client``, for ``anthropic.AsyncAnthropic``."""
         try:
             import anthropic
@@ -101,7 +107,8 @@ class Run:
             client = anthropic.DefaultAsyncHttpxClient(**kwargs)
         except (ImportError, AttributeError):
             client = _http_module().AsyncClient(**kwargs)
-        return wrap_client(client, self._state)
+        wrapped: httpx2.AsyncClient = wrap_client(client, self._state)
+        return wrapped
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
         """Add attributes to the run's root span (before the block exits)."""
@@ -163,13 +170,14 @@ def record_run(
     """
     from tracefork_otel.otel_setup import ensure_tracing, flush_local
 
-    ensure_tracing()
     base = record_config.get()
+    ensure_tracing(provider=base.tracer_provider)
     config = record_config.resolve(
         blob_store if blob_store is not None else base.blob_store,
         strict if strict is not None else base.strict,
         capture_content if capture_content is not None else base.capture_content,
         redact if redact is not None else base.redact,
+        base.tracer_provider,
     )
     tracer = config.tracer()
     root = tracer.start_span(

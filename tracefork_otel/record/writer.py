@@ -64,12 +64,14 @@ class BackgroundWriter:
         self._flushing = 0
         self._thread: threading.Thread | None = None
         self.dropped = 0
+        """Jobs dropped because the queue was full, since start (logged at each power of two)."""
 
     def submit(self, job: Job) -> None:
         """Queue ``job``; never blocks. A job that does not fit is dropped here."""
         with self._cond:
             if self._queued_bytes + job.size > self._max and self._queue:
                 self.dropped += 1
+                dropped = self.dropped
                 full = True
             else:
                 full = False
@@ -83,6 +85,11 @@ class BackgroundWriter:
                     self._cond.notify_all()
         if full:
             job.drop("recording queue full: the blob store is slower than the agent")
+            if dropped & (dropped - 1) == 0:  # the 1st, 2nd, 4th, 8th … drop: a count without a flood of lines
+                logger.warning(
+                    "tracefork recording queue full (the blob store is slower than the agent): %d exchanges dropped",
+                    dropped,
+                )
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until every job submitted so far has run. Returns False on timeout."""

@@ -17,14 +17,12 @@ from typing import Any
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 
 from tracefork_otel import semconv
-from tracefork_otel.agents import call_agent, outcome_json
+from tracefork_otel.agents import outcome_json
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.errors import ConfigError, ReplayDivergence
-from tracefork_otel.nondet import LiveNondet
 from tracefork_otel.record import record_run
-from tracefork_otel.replay.player import ReplayNondet, TapePlayer
-from tracefork_otel.replay.runner import find_divergence, load_blobs
-from tracefork_otel.replay.transport import LIVE, CannedResponse, replay_transport
+from tracefork_otel.replay.session import ReplaySession, load_blobs
+from tracefork_otel.replay.transport import LIVE, CannedResponse
 from tracefork_otel.spanmodel import AttributeValue
 from tracefork_otel.tape.model import Tape
 from tracefork_otel.wire import sse_body
@@ -114,41 +112,24 @@ def fork_run(
     """
     if not 0 <= step < len(tape.exchanges):
         raise ConfigError(f"step {step} is out of range: the run has steps 0..{len(tape.exchanges) - 1}")
-    blobs = load_blobs(tape, blob_store)
-    player = TapePlayer(tape, blobs, until_step=step + 1)
-    transport = replay_transport(player, overrides={step: response if response is not None else LIVE}, live=live)
-    nondet_source = ReplayNondet(tape.draws, player.diverge, live_after=LiveNondet(), until_step=step)
-    outcome: Any = None
-    agent_error: str | None = None
+    session = ReplaySession(
+        tape,
+        load_blobs(tape, blob_store),
+        fork_at=step,
+        override=response if response is not None else LIVE,
+        live=live,
+        client_kwargs=client_kwargs,
+    )
     attributes: dict[str, AttributeValue] = {semconv.FORK_PARENT_TRACE_ID: tape.trace_id, semconv.FORK_STEP: step}
     with record_run(
         name or f"{tape.run_name or 'agent'} (fork@{step})",
         blob_store=record_blobs,
         attributes=attributes,
         links=_parent_link(tape),
-        nondet_source=nondet_source,
+        nondet_source=session.nondet,
     ) as run:
-        import anthropic
-        import httpx2
-
-        try:
-            outcome = call_agent(
-                agent,
-                run.nondet,
-                sync_client=lambda: anthropic.Anthropic(
-                    http_client=run.wrap(httpx2.Client(transport=transport)), **client_kwargs
-                ),
-                async_client=lambda: anthropic.AsyncAnthropic(
-                    http_client=run.wrap(httpx2.AsyncClient(transport=transport)), **client_kwargs
-                ),
-            )
-        except Exception as exc:
-            found = find_divergence(exc)
-            if found is not None:
-                player.diverge(found)
-            else:
-                agent_error = f"{type(exc).__name__}: {exc}"
-        replayed = len(player.served) - (1 if any(s == step for s, _ in player.served) else 0)
+        result = session.run(agent, nondet=run.nondet, wrap=run.wrap)
+        replayed = len(result.served_steps) - (1 if step in result.served_steps else 0)
         total = run.started_exchanges
         run.set_attributes({semconv.FORK_REPLAYED: replayed, semconv.FORK_RECORDED: total - replayed})
     return ForkResult(
@@ -157,7 +138,7 @@ def fork_run(
         step=step,
         replayed=replayed,
         recorded=total - replayed,
-        outcome=outcome,
-        divergence=player.divergence,
-        agent_error=agent_error,
+        outcome=result.outcome,
+        divergence=result.divergence,
+        agent_error=result.agent_error,
     )

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from tracefork_otel.blobstore import sha256_hex
-from tracefork_otel.errors import ReplayDivergence, TapeRedactedError
+from tracefork_otel.errors import DivergenceCode, ReplayDivergence, TapeRedactedError
 from tracefork_otel.nondet import Nondet
 from tracefork_otel.replay.verify import first_difference
 from tracefork_otel.tape.model import Draw, DrawKind, Exchange, Tape
@@ -37,14 +36,6 @@ def check_replayable(tape: Tape) -> None:
         raise TapeRedactedError(tape.trace_id, redacted)
 
 
-@dataclass(frozen=True)
-class Match:
-    """A request matched to a recorded step."""
-
-    exchange: Exchange
-    request_bytes: int
-
-
 class TapePlayer:
     """Matches a replayed run's requests to a tape's exchanges. Thread-safe.
 
@@ -52,7 +43,8 @@ class TapePlayer:
         tape: the recorded run.
         blobs: the bytes of every blob the tape references, by digest (already verified).
         until_step: serve steps below this one only; a request after they are all served
-            is "live" (forks). None: the whole tape, and any further request is a divergence.
+            is "live" (forks), also when they are the whole tape (a fork of the last step).
+            None: the whole tape, and any further request is a divergence.
 
     Raises:
         TapeRedactedError: the tape was redacted at record time (replay, fork and blame all
@@ -64,6 +56,7 @@ class TapePlayer:
         self.tape = tape
         self._blobs = blobs
         self._limit = len(tape.exchanges) if until_step is None else min(until_step, len(tape.exchanges))
+        self._live_tail = until_step is not None
         self._unserved = set(range(self._limit))
         self._lock = threading.Lock()
         self.divergence: ReplayDivergence | None = None
@@ -84,7 +77,7 @@ class TapePlayer:
                 self.divergence = error
         return error
 
-    def match(self, method: str, path: str, body: bytes) -> Match | None:
+    def match(self, method: str, path: str, body: bytes) -> Exchange | None:
         """The recorded step this request replays, or None when the tape is used up and the run goes live.
 
         Raises:
@@ -105,12 +98,12 @@ class TapePlayer:
                 else:
                     self.served.append((step, digest))
                     self.bytes_verified += len(body) + len(self._blobs[ex.response_sha256])
-                    return Match(ex, len(body))
+                    return ex
             if not self._unserved:
-                if self._limit < len(self.tape.exchanges):
+                if self._live_tail:
                     return None
                 error = ReplayDivergence(
-                    "TFO102",
+                    DivergenceCode.EXTRA_REQUEST,
                     f"the agent made a request the recording does not have ({method} {path}, {len(body)} bytes)",
                     step=len(self.tape.exchanges),
                     actual_sha256=digest,
@@ -124,7 +117,7 @@ class TapePlayer:
         ex = self.tape.exchanges[step]
         if (ex.method, api_path(ex.url_path)) != (method, api_path(path)):
             return ReplayDivergence(
-                "TFO101",
+                DivergenceCode.REQUEST_DIFFERS,
                 "request differs",
                 step=step,
                 field="(request line)",
@@ -135,7 +128,7 @@ class TapePlayer:
         diff = first_difference(self._blobs[ex.request_sha256], body)
         assert diff is not None  # the digests differ, so the bytes do
         return ReplayDivergence(
-            "TFO101",
+            DivergenceCode.REQUEST_DIFFERS,
             "request differs",
             step=step,
             field=diff.path,
@@ -152,7 +145,7 @@ class TapePlayer:
             if self.divergence is None and self._unserved:
                 step = min(self._unserved)
                 self.divergence = ReplayDivergence(
-                    "TFO103",
+                    DivergenceCode.MISSING_REQUEST,
                     f"the recording has {self._limit} requests but the agent made only"
                     f" {self._limit - len(self._unserved)}; this one was never made",
                     step=step,
@@ -201,7 +194,7 @@ class ReplayNondet:
                     return None
                 raise self._on_divergence(
                     ReplayDivergence(
-                        "TFO104",
+                        DivergenceCode.DRAW_DIFFERS,
                         f"the agent drew {kind} beyond the {len(self._draws)} values recorded",
                         step=self._next,
                         hint="The agent reads nondeterminism where it did not when recorded",
@@ -211,7 +204,7 @@ class ReplayNondet:
             if draw.kind != kind or (prefix and not draw.value.startswith(prefix + "_")):
                 raise self._on_divergence(
                     ReplayDivergence(
-                        "TFO104",
+                        DivergenceCode.DRAW_DIFFERS,
                         "draw differs",
                         step=draw.order,
                         field="draw.kind" if draw.kind != kind else "draw.prefix",

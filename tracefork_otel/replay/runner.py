@@ -11,17 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tracefork_otel.agents import call_agent, outcome_json
-from tracefork_otel.blobstore import BlobStore, sha256_hex
-from tracefork_otel.errors import BlobIntegrityError, ReplayDivergence
-from tracefork_otel.replay.player import ReplayNondet, TapePlayer
-from tracefork_otel.replay.transport import replay_transport
+from tracefork_otel.agents import outcome_json
+from tracefork_otel.blobstore import BlobStore
+from tracefork_otel.errors import ReplayDivergence
+from tracefork_otel.replay.session import ReplaySession, load_blobs
 from tracefork_otel.tape.digest import tape_digest
 from tracefork_otel.tape.model import Tape
-
-REPLAY_API_KEY = "tfotel-replay-no-key"
-REPLAY_BASE_URL = "http://replay.tfotel.invalid"
-"""A host that cannot resolve: even a transport bug could not reach a real endpoint."""
 
 
 @dataclass(frozen=True)
@@ -73,56 +68,6 @@ class ReplayReceipt:
         }
 
 
-def load_blobs(tape: Tape, store: BlobStore) -> dict[str, bytes]:
-    """Every blob the tape references, read and hash-checked up front (a tampered blob stops here).
-
-    The hash is checked here too, not only by the store: a store that serves bytes
-    unchecked would otherwise let a tampered final response replay as bit-exact (no
-    later request depends on it).
-
-    Raises:
-        BlobError: a blob is missing or its bytes do not hash to its name.
-    """
-    blobs: dict[str, bytes] = {}
-    for digest in tape.blob_digests():
-        data = store.get(digest)
-        actual = sha256_hex(data)
-        if actual != digest:
-            raise BlobIntegrityError(digest, actual, store.url)
-        blobs[digest] = data
-    return blobs
-
-
-def find_divergence(exc: BaseException) -> ReplayDivergence | None:
-    """The divergence behind ``exc`` (itself, or in its cause/context chain), if any."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ReplayDivergence):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def sdk_clients(transport: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
-    """Sync and async Anthropic client factories whose every request goes to ``transport``."""
-    import anthropic
-    import httpx2
-
-    def sync_client() -> Any:
-        return anthropic.Anthropic(
-            api_key=REPLAY_API_KEY, base_url=REPLAY_BASE_URL, http_client=httpx2.Client(transport=transport)
-        )
-
-    def async_client() -> Any:
-        return anthropic.AsyncAnthropic(
-            api_key=REPLAY_API_KEY, base_url=REPLAY_BASE_URL, http_client=httpx2.AsyncClient(transport=transport)
-        )
-
-    return sync_client, async_client
-
-
 def replay_run(
     tape: Tape,
     blob_store: BlobStore,
@@ -137,44 +82,22 @@ def replay_run(
         ReplayDivergence: with ``raise_on_divergence``, the first divergence.
     """
     started = time.perf_counter()
-    blobs = load_blobs(tape, blob_store)
-    player = TapePlayer(tape, blobs)
-    nondet = ReplayNondet(tape.draws, player.diverge)
-    sync_client, async_client = sdk_clients(replay_transport(player))
-    outcome: Any = None
-    agent_error: str | None = None
-    try:
-        outcome = call_agent(agent, nondet, sync_client=sync_client, async_client=async_client)
-    except Exception as exc:
-        found = find_divergence(exc)
-        if found is not None:
-            player.diverge(found)
-        else:
-            agent_error = f"{type(exc).__name__}: {exc}"
-    divergence = player.finish()
-    if divergence is None and nondet.unused():
-        divergence = player.diverge(
-            ReplayDivergence(
-                "TFO104",
-                f"the recording has {len(tape.draws)} draws but the agent drew only {nondet.used}",
-                step=nondet.used,
-            )
-        )
-    served_steps = sorted(step for step, _ in player.served)
-    replay_digest = tape_digest([tape.exchanges[s] for s in served_steps], tape.draws[: nondet.used])
+    session = ReplaySession(tape, load_blobs(tape, blob_store))
+    result = session.run(agent)
+    replay_digest = tape_digest([tape.exchanges[s] for s in result.served_steps], tape.draws[: result.draws_used])
     receipt = ReplayReceipt(
         trace_id=tape.trace_id,
         steps=len(tape.exchanges),
-        replayed=len(served_steps),
-        bytes_verified=player.bytes_verified,
-        draws=nondet.used,
+        replayed=len(result.served_steps),
+        bytes_verified=result.bytes_verified,
+        draws=result.draws_used,
         recorded_digest=tape.digest,
         replay_digest=replay_digest,
         wall_time_s=time.perf_counter() - started,
-        outcome=outcome,
-        divergence=divergence,
-        agent_error=agent_error,
+        outcome=result.outcome,
+        divergence=result.divergence,
+        agent_error=result.agent_error,
     )
-    if raise_on_divergence and divergence is not None:
-        raise divergence
+    if raise_on_divergence and result.divergence is not None:
+        raise result.divergence
     return receipt

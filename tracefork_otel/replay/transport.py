@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from tracefork_otel.errors import ReplayDivergence
+from tracefork_otel.errors import DivergenceCode, ReplayDivergence
 from tracefork_otel.replay.player import TapePlayer
 from tracefork_otel.sdk_errors import passthrough
 from tracefork_otel.tape.model import Exchange
@@ -93,12 +93,11 @@ def _build(module_name: str) -> type:
         def _answer(self, request: Any, body: bytes) -> Any:
             """A response, or None to go live."""
             try:
-                match = self.player.match(request.method, request.url.path, body)
+                ex = self.player.match(request.method, request.url.path, body)
             except ReplayDivergence as exc:
                 raise passthrough(exc) from None
-            if match is None:
+            if ex is None:
                 return None
-            ex = match.exchange
             override = self.overrides.get(ex.step)
             if override == LIVE:
                 return None
@@ -118,7 +117,7 @@ def _build(module_name: str) -> type:
         def _no_live(self, request: Any) -> Any:
             raise passthrough(
                 ReplayDivergence(
-                    "TFO102",
+                    DivergenceCode.EXTRA_REQUEST,
                     "a request past the replayed tape with no live endpoint to send it to",
                     step=self.player.limit,
                 )

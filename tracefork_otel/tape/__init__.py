@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from tracefork_otel.tape.codec import Bundle, decode_bundle, encode_bundle
 from tracefork_otel.tape.digest import tape_digest
-from tracefork_otel.tape.model import SCHEMA_VERSION, Draw, Exchange, Tape
+from tracefork_otel.tape.model import SCHEMA_VERSION, Draw, DrawKind, Exchange, Tape
 
-__all__ = ["SCHEMA_VERSION", "Bundle", "Draw", "Exchange", "Tape", "decode_bundle", "encode_bundle", "tape_digest"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Bundle",
+    "Draw",
+    "DrawKind",
+    "Exchange",
+    "Tape",
+    "decode_bundle",
+    "encode_bundle",
+    "tape_digest",
+]

@@ -14,9 +14,9 @@ import zstandard
 from google.protobuf.message import DecodeError
 
 from tracefork_otel._proto.tracefork.v1 import tape_pb2
-from tracefork_otel._zstd import FrameTooLarge, decompress_capped
+from tracefork_otel._zstd import decompress_capped
 from tracefork_otel.blobstore.base import sha256_hex
-from tracefork_otel.errors import TapeError
+from tracefork_otel.errors import FrameTooLarge, TapeError
 from tracefork_otel.tape.model import SCHEMA_VERSION, Tape
 
 MAGIC = b"TFTAPE1\n"

@@ -8,7 +8,7 @@ and its nondeterminism draws. It holds digests, never bytes.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from tracefork_otel._proto.tracefork.v1 import tape_pb2
 from tracefork_otel.tape.digest import tape_digest
@@ -89,7 +89,6 @@ class Tape:
     partial: bool = False
     parent_trace_id: str = ""
     fork_step: int = 0
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def computed_digest(self) -> str:
         """The hash chain over this tape's exchanges and draws."""

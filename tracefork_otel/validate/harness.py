@@ -19,19 +19,10 @@ from typing import Any, Final
 from tracefork_otel.blame.analyse import FIXED_K_REFERENCE
 from tracefork_otel.blame.budget import Budget
 from tracefork_otel.blame.pricing import price_for
-from tracefork_otel.blame.sampler import ForkSampler
 from tracefork_otel.blame.strategy import Bisection
 from tracefork_otel.errors import ConfigError
-from tracefork_otel.replay.runner import load_blobs
-from tracefork_otel.validate.world import (
-    API_KEY,
-    BASE_URL,
-    Scenario,
-    agent_for,
-    live_transport,
-    oracle_for,
-    record_failed_run,
-)
+from tracefork_otel.validate.runs import fork_sampler, record_failed_run
+from tracefork_otel.validate.world import Scenario
 
 TOP1_MIN: Final = 0.95
 NEGATIVE_CONTROL_MAX: Final = 0.05
@@ -116,16 +107,7 @@ class ValidationReport:
 def run_scenario(scenario: Scenario, seed: int, strategy: Bisection) -> ScenarioResult:
     """Record the scenario's failed run and blame it; compare with the planted causes."""
     tape, store = record_failed_run(scenario, seed)
-    sampler = ForkSampler(
-        tape,
-        load_blobs(tape, store),
-        agent_for(scenario),
-        oracle_for(scenario),
-        live=live_transport(scenario, seed + 1_000_003),
-        client_kwargs={"api_key": API_KEY, "base_url": BASE_URL, "max_retries": 0},
-        budget=Budget(price_for("")),
-        seed=seed,
-    )
+    sampler = fork_sampler(scenario, tape, store, seed, Budget(price_for("")))
     outcome = strategy.run(sampler, len(tape.exchanges))
     by_step = {s.step: s for s in outcome.steps}
     top = outcome.ranking[0]

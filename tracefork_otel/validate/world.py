@@ -19,11 +19,10 @@ wrong, and how often:
   step has any harm).
 
 Every other step varies its wording on each sample and never changes the outcome.
-The harness records the failed run with `record_failed_run` (every cause forced
-faulty, decoys in their odd form). It then estimates ``V(i)`` with `sample_success`:
-the prefix before ``i`` is replayed, and ``i`` and everything after come fresh from
-`live_transport`. `true_values` gives the exact ``V(i)`` that a correct estimator
-should converge to.
+`tracefork_otel.validate.runs` records the failed run (every cause forced faulty,
+decoys in their odd form) and estimates ``V(i)`` by forks: the prefix before ``i`` is
+replayed, and ``i`` and everything after come fresh from `live_transport`.
+`true_values` gives the exact ``V(i)`` that a correct estimator should converge to.
 """
 
 from __future__ import annotations
@@ -35,36 +34,30 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final
 
 import anthropic
 import httpx2
 from anthropic.types import Message
 
-from tracefork_otel.blobstore import BlobStore, MemoryBlobStore
 from tracefork_otel.errors import ConfigError, TraceforkError
 from tracefork_otel.nondet import Nondet
-from tracefork_otel.record.capture import capture_run
-from tracefork_otel.replay.player import ReplayNondet, TapePlayer
-from tracefork_otel.replay.runner import find_divergence, load_blobs
-from tracefork_otel.replay.transport import LIVE, replay_transport
-from tracefork_otel.tape.model import Tape
 from tracefork_otel.validate.faults import fault
 from tracefork_otel.validate.ledger import ACCOUNTS, LedgerClerk, Op, Task, deviations
 from tracefork_otel.validate.model import LedgerModel, model_transport
 
 __all__ = [
     "BASE_URL",
+    "CLIENT_KWARGS",
     "Mode",
     "Scenario",
     "ScenarioError",
     "SeededNondet",
     "agent_for",
-    "client_for",
     "live_transport",
+    "model_for",
     "oracle_for",
-    "record_failed_run",
-    "sample_success",
     "task_for",
     "true_harm",
     "true_values",
@@ -73,6 +66,8 @@ __all__ = [
 BASE_URL: Final = "http://validate.invalid"
 """The stand-in model's base URL: a host that cannot resolve, so nothing can leave the process."""
 API_KEY: Final = "tfotel-validate-no-key"
+CLIENT_KWARGS: Final[Mapping[str, Any]] = MappingProxyType({"api_key": API_KEY, "base_url": BASE_URL, "max_retries": 0})
+"""The agent's client arguments: the stand-in's URL, and no retries (nothing here fails transiently)."""
 
 Agent = Callable[[anthropic.Anthropic, Nondet], dict[str, Any]]
 Oracle = Callable[[object], bool]
@@ -243,7 +238,7 @@ def oracle_for(scenario: Scenario) -> Oracle:
     return oracle
 
 
-def _model(scenario: Scenario, rng: random.Random, *, recording: bool, forced: Mapping[int, str]) -> LedgerModel:
+def model_for(scenario: Scenario, rng: random.Random, *, recording: bool, forced: Mapping[int, str]) -> LedgerModel:
     return LedgerModel(
         task_for(scenario),
         rng,
@@ -257,7 +252,7 @@ def _model(scenario: Scenario, rng: random.Random, *, recording: bool, forced: M
 
 def live_transport(scenario: Scenario, seed: int) -> httpx2.MockTransport:
     """The stochastic stand-in model: fresh draws per request from ``random.Random(seed)``. Thread-safe."""
-    return model_transport(_model(scenario, random.Random(seed), recording=False, forced={}))
+    return model_transport(model_for(scenario, random.Random(seed), recording=False, forced={}))
 
 
 class SeededNondet:
@@ -283,78 +278,6 @@ class SeededNondet:
     def random(self) -> float:
         with self._lock:
             return self._rng.random()
-
-
-def client_for(transport: Any) -> anthropic.Anthropic:
-    """An Anthropic client whose every request goes to ``transport`` (no retries: nothing here fails transiently)."""
-    return anthropic.Anthropic(
-        api_key=API_KEY, base_url=BASE_URL, max_retries=0, http_client=httpx2.Client(transport=transport)
-    )
-
-
-def record_failed_run(
-    scenario: Scenario, seed: int, *, forced: Mapping[int, str] | None = None
-) -> tuple[Tape, MemoryBlobStore]:
-    """Record the scenario's failed run: planted faults forced, decoys in their odd form.
-
-    Args:
-        seed: drives the model's wording and the run's draws; the same seed gives the same bytes.
-        forced: step → fault name to force instead of `Scenario.forced` (every cause faulty).
-
-    Returns:
-        The tape, and the in-memory store holding its blobs.
-
-    Raises:
-        ScenarioError: the run does not fail the oracle, or does not have ``n_steps`` exchanges.
-    """
-    planted = scenario.forced if forced is None else forced
-    store = MemoryBlobStore(f"validate-{scenario.name}")
-    model = _model(scenario, random.Random(seed), recording=True, forced=planted)
-    transport = model_transport(model)
-    agent = agent_for(scenario)
-
-    def body(wrap: Callable[[Any], Any], nondet: Nondet) -> Any:
-        client = anthropic.Anthropic(
-            api_key=API_KEY, base_url=BASE_URL, max_retries=0, http_client=wrap(httpx2.Client(transport=transport))
-        )
-        with client:
-            return agent(client, nondet)
-
-    tape, outcome = capture_run(f"validate:{scenario.name}", store, body, nondet_source=SeededNondet(seed))
-    if len(tape.exchanges) != scenario.n_steps:
-        raise ScenarioError(scenario.name, f"recorded {len(tape.exchanges)} exchanges, expected {scenario.n_steps}")
-    if oracle_for(scenario)(outcome):
-        raise ScenarioError(scenario.name, f"the recorded run with faults {dict(planted)} did not fail the oracle")
-    return tape, store
-
-
-def sample_success(scenario: Scenario, tape: Tape, store: BlobStore, step: int, rng_seed: int) -> bool:
-    """One counterfactual fork: steps before ``step`` replayed from ``tape``, ``step`` and after sampled live.
-
-    The average over seeds estimates ``V(step)``. ``step == n_steps`` replays the whole tape,
-    so its result is the recorded outcome's. Safe to call from several threads at once.
-
-    Raises:
-        ConfigError: ``step`` is out of range.
-        ReplayDivergence: the agent did not replay the prefix exactly (a world bug, never a sample).
-    """
-    if not 0 <= step <= len(tape.exchanges):
-        raise ConfigError(f"step {step} is out of range: the run has steps 0..{len(tape.exchanges) - 1}")
-    player = TapePlayer(tape, load_blobs(tape, store), until_step=step + 1)
-    transport = replay_transport(player, overrides={step: LIVE}, live=live_transport(scenario, rng_seed))
-    nondet = ReplayNondet(tape.draws, player.diverge, live_after=SeededNondet(rng_seed), until_step=step)
-    try:
-        with client_for(transport) as client:
-            outcome = agent_for(scenario)(client, nondet)
-    except Exception as exc:
-        found = find_divergence(exc)
-        if found is not None:
-            raise found from exc
-        raise
-    divergence = player.finish()
-    if divergence is not None:
-        raise divergence
-    return oracle_for(scenario)(outcome)
 
 
 def true_values(scenario: Scenario) -> tuple[float, ...]:

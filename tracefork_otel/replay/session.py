@@ -1,0 +1,200 @@
+"""The replay session: one agent run against a tape, up to a step, with an override there, then live.
+
+Replay, fork, blame and validate are each a few lines over this. A session owns the
+triple that serves a tape — the ``TapePlayer`` (requests matched and verified), the
+replay transport (responses served, the fork step overridden, the tail sent live) and
+the ``ReplayNondet`` (draws served back in order) — and the two things every caller
+used to write for itself: how the agent is started with clients over that transport
+(`ReplaySession.run`, `ReplaySession.clients`), and how a run that raised is sorted
+into "it diverged" or "the agent raised".
+
+A session with ``fork_at=None`` replays the whole tape: any request past it, any draw
+past the recorded ones, and any recorded request or draw never made is a divergence.
+With ``fork_at=N`` the steps before N replay, step N's request is verified and then
+answered by ``override`` (a `CannedResponse`, or ``LIVE`` for a fresh sample from
+``live``), and every later request goes to ``live``; draws made before step N are served
+back, later ones come from ``live_nondet``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from tracefork_otel.agents import call_agent
+from tracefork_otel.blobstore import BlobStore, sha256_hex
+from tracefork_otel.errors import BlobIntegrityError, DivergenceCode, ReplayDivergence
+from tracefork_otel.nondet import LiveNondet, Nondet
+from tracefork_otel.replay.player import ReplayNondet, TapePlayer
+from tracefork_otel.replay.transport import LIVE, CannedResponse, replay_transport
+from tracefork_otel.tape.model import Tape
+
+REPLAY_API_KEY: Final = "tfotel-replay-no-key"
+REPLAY_BASE_URL: Final = "http://replay.tfotel.invalid"
+"""A host that cannot resolve: even a transport bug could not reach a real endpoint."""
+
+
+def load_blobs(tape: Tape, store: BlobStore) -> dict[str, bytes]:
+    """Every blob the tape references, read and hash-checked up front (a tampered blob stops here).
+
+    The hash is checked here too, not only by the store: a store that serves bytes
+    unchecked would otherwise let a tampered final response replay as bit-exact (no
+    later request depends on it).
+
+    Raises:
+        BlobError: a blob is missing or its bytes do not hash to its name.
+    """
+    blobs: dict[str, bytes] = {}
+    for digest in tape.blob_digests():
+        data = store.get(digest)
+        actual = sha256_hex(data)
+        if actual != digest:
+            raise BlobIntegrityError(digest, actual, store.url)
+        blobs[digest] = data
+    return blobs
+
+
+def find_divergence(exc: BaseException) -> ReplayDivergence | None:
+    """The divergence behind ``exc`` (itself, or in its cause/context chain), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ReplayDivergence):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _same(client: Any) -> Any:
+    return client
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """What one agent run against the tape did."""
+
+    outcome: Any
+    """What the agent returned (None when it raised)."""
+    error: BaseException | None
+    """The agent's own exception, when it raised one that is not a divergence."""
+    divergence: ReplayDivergence | None
+    """The first divergence (also when the agent swallowed it); for a whole-tape replay, also a recorded
+    request or draw never made."""
+    served_steps: tuple[int, ...]
+    """The tape steps served, in step order (the fork step included when its request was made)."""
+    bytes_verified: int
+    draws_used: int
+
+    @property
+    def agent_error(self) -> str | None:
+        """``Type: message`` of the agent's exception, for receipts and reports."""
+        return None if self.error is None else f"{type(self.error).__name__}: {self.error}"
+
+
+class ReplaySession:
+    """One run of an agent against ``tape``; see the module docstring. Use a session once.
+
+    Args:
+        tape: the recorded run (its blobs already loaded into ``blobs``, see `load_blobs`).
+        blobs: the bytes of every blob the tape references, by digest.
+        fork_at: the step to answer differently; None replays the whole tape.
+        override: with ``fork_at``, the answer for that step: a `CannedResponse`, or ``LIVE``.
+        live: with ``fork_at``, the transport that answers ``LIVE`` steps and the tail.
+        live_nondet: with ``fork_at``, where draws after the fork step come from (default: real values).
+        client_kwargs: arguments of the Anthropic clients the agent is given (``api_key``,
+            ``base_url``, ``max_retries``); default: a placeholder key and a host that cannot resolve.
+
+    Raises:
+        TapeRedactedError: the tape was redacted at record time.
+    """
+
+    def __init__(
+        self,
+        tape: Tape,
+        blobs: Mapping[str, bytes],
+        *,
+        fork_at: int | None = None,
+        override: CannedResponse | str = LIVE,
+        live: Any = None,
+        live_nondet: Nondet | None = None,
+        client_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.tape = tape
+        self.fork_at = fork_at
+        self.player = TapePlayer(tape, blobs, until_step=None if fork_at is None else fork_at + 1)
+        self.transport = replay_transport(
+            self.player, overrides={} if fork_at is None else {fork_at: override}, live=live
+        )
+        self.nondet = ReplayNondet(
+            tape.draws,
+            self.player.diverge,
+            live_after=None if fork_at is None else live_nondet or LiveNondet(),
+            until_step=fork_at,
+        )
+        self._client_kwargs = (
+            dict(client_kwargs)
+            if client_kwargs is not None
+            else {"api_key": REPLAY_API_KEY, "base_url": REPLAY_BASE_URL}
+        )
+
+    def clients(self, wrap: Callable[[Any], Any] = _same) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        """Factories of the sync and async Anthropic clients whose every request goes to this session.
+
+        ``wrap`` is applied to each ``httpx2`` client first (a fork's recording run wraps it so
+        the fork's own tape is recorded).
+        """
+        import anthropic
+        import httpx2
+
+        def sync_client() -> Any:
+            return anthropic.Anthropic(http_client=wrap(httpx2.Client(transport=self.transport)), **self._client_kwargs)
+
+        def async_client() -> Any:
+            return anthropic.AsyncAnthropic(
+                http_client=wrap(httpx2.AsyncClient(transport=self.transport)), **self._client_kwargs
+            )
+
+        return sync_client, async_client
+
+    def run(
+        self, agent: Callable[..., Any], *, nondet: Nondet | None = None, wrap: Callable[[Any], Any] = _same
+    ) -> SessionResult:
+        """Start ``agent`` with a client over this session and ``nondet`` (default: the session's draws).
+
+        Never raises for what the agent does: its exception, or the divergence it hit, is in the result.
+        """
+        sync_client, async_client = self.clients(wrap)
+        outcome: Any = None
+        error: BaseException | None = None
+        try:
+            outcome = call_agent(agent, nondet or self.nondet, sync_client=sync_client, async_client=async_client)
+        except Exception as exc:
+            found = find_divergence(exc)
+            if found is not None:
+                self.player.diverge(found)
+            else:
+                error = exc
+        return SessionResult(
+            outcome=outcome,
+            error=error,
+            divergence=self.finish() if self.fork_at is None else self.player.divergence,
+            served_steps=tuple(sorted(step for step, _ in self.player.served)),
+            bytes_verified=self.player.bytes_verified,
+            draws_used=self.nondet.used,
+        )
+
+    def finish(self) -> ReplayDivergence | None:
+        """After the agent returned: the first divergence, including recorded requests never made (up to
+        the fork step) and, for a whole-tape replay, recorded draws never taken."""
+        divergence = self.player.finish()
+        if divergence is None and self.fork_at is None and self.nondet.unused():
+            divergence = self.player.diverge(
+                ReplayDivergence(
+                    DivergenceCode.DRAW_DIFFERS,
+                    f"the recording has {len(self.tape.draws)} draws but the agent drew only {self.nondet.used}",
+                    step=self.nondet.used,
+                )
+            )
+        return divergence
