@@ -5,7 +5,7 @@ An agent is ``fn(client, nondet)``: ``client`` is an ``anthropic.Anthropic`` (an
 and the return value a JSON-serialisable outcome. `run` and `run_async` are that agent;
 `oracle` judges its outcome, and `demo_policy` is the scripted model that drives it from a
 `MessagesEndpoint`. The loop body lives once, in the sans-I/O `RefundDesk`; `run` and
-`run_async` only move its requests and replies.
+`run_async` drive it with `tracefork_otel.loop`.
 
 Every step calls ``messages.create`` except the final answer, which streams through
 ``messages.stream`` so the demo exercises SSE too.
@@ -17,7 +17,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any, Final, TypedDict
+from typing import Any, Final
 
 import anthropic
 from anthropic.types import (
@@ -30,6 +30,7 @@ from anthropic.types import (
     ToolUseBlockParam,
 )
 
+from tracefork_otel.loop import MessagesRequest, adrive, drive
 from tracefork_otel.nondet import Nondet
 from tracefork_otel.wire import DEFAULT_MODEL, message
 
@@ -85,16 +86,6 @@ TOOLS: Final[list[ToolParam]] = [
 ]
 
 _ORDER_ID_PATTERN: Final = re.compile(r"\b[A-Z]-\d{3,}\b")
-
-
-class MessagesRequest(TypedDict):
-    """The keyword arguments of one ``messages.create`` / ``messages.stream`` call."""
-
-    model: str
-    max_tokens: int
-    system: str
-    tools: list[ToolParam]
-    messages: list[MessageParam]
 
 
 def lookup_order(order_id: str) -> dict[str, Any]:
@@ -209,28 +200,12 @@ class RefundDesk:
 
 def run(client: anthropic.Anthropic, nondet: Nondet) -> dict[str, Any]:
     """The refund-desk agent, synchronously."""
-    desk = RefundDesk(nondet)
-    while (request := desk.next_request()) is not None:
-        if desk.streams_next:
-            with client.messages.stream(**request) as stream:
-                reply: Message = stream.get_final_message()
-        else:
-            reply = client.messages.create(**request)
-        desk.consume(reply)
-    return desk.outcome()
+    return drive(client, RefundDesk(nondet))
 
 
 async def run_async(client: anthropic.AsyncAnthropic, nondet: Nondet) -> dict[str, Any]:
     """The refund-desk agent, on ``AsyncAnthropic``."""
-    desk = RefundDesk(nondet)
-    while (request := desk.next_request()) is not None:
-        if desk.streams_next:
-            async with client.messages.stream(**request) as stream:
-                reply: Message = await stream.get_final_message()
-        else:
-            reply = await client.messages.create(**request)
-        desk.consume(reply)
-    return desk.outcome()
+    return await adrive(client, RefundDesk(nondet))
 
 
 def oracle(outcome: object) -> bool:

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, TypedDict
+from typing import Any, Final
 
 from anthropic.types import (
     Message,
@@ -38,6 +38,7 @@ from anthropic.types import (
     ToolUseBlockParam,
 )
 
+from tracefork_otel.loop import MessagesRequest
 from tracefork_otel.nondet import Nondet
 from tracefork_otel.wire import DEFAULT_MODEL
 
@@ -126,16 +127,6 @@ class Task:
         for op in self.ops:
             balances[op.account] += op.cents if op.tool == "credit" else -op.cents
         return balances
-
-
-class MessagesRequest(TypedDict):
-    """The keyword arguments of one ``messages.create`` / ``messages.stream`` call."""
-
-    model: str
-    max_tokens: int
-    system: str
-    tools: list[ToolParam]
-    messages: list[MessageParam]
 
 
 def streams(step: int, n_steps: int) -> bool:

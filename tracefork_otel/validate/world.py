@@ -39,9 +39,9 @@ from typing import Any, Final
 
 import anthropic
 import httpx2
-from anthropic.types import Message
 
 from tracefork_otel.errors import ConfigError, TraceforkError
+from tracefork_otel.loop import drive
 from tracefork_otel.nondet import Nondet
 from tracefork_otel.validate.faults import fault
 from tracefork_otel.validate.ledger import ACCOUNTS, LedgerClerk, Op, Task, deviations
@@ -204,15 +204,7 @@ def agent_for(scenario: Scenario) -> Agent:
     task, n_steps = task_for(scenario), scenario.n_steps
 
     def ledger_agent(client: anthropic.Anthropic, nondet: Nondet) -> dict[str, Any]:
-        clerk = LedgerClerk(task, n_steps, nondet)
-        while (request := clerk.next_request()) is not None:
-            if clerk.streams_next:
-                with client.messages.stream(**request) as stream:
-                    reply: Message = stream.get_final_message()
-            else:
-                reply = client.messages.create(**request)
-            clerk.consume(reply)
-        return clerk.outcome()
+        return drive(client, LedgerClerk(task, n_steps, nondet))
 
     ledger_agent.__qualname__ = ledger_agent.__name__ = f"ledger_agent[{scenario.name}]"
     return ledger_agent
