@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tracefork_otel.errors import AgentLoadError
+from tracefork_otel.errors import AgentLoadError, OracleError
 from tracefork_otel.nondet import Nondet
 
 
@@ -76,6 +76,24 @@ def call_agent(
         return fn(client, nondet)
     finally:
         client.close()
+
+
+def verdict(oracle: Callable[[Any], Any], outcome: Any) -> bool:
+    """The oracle's verdict on ``outcome``: True (success) or False.
+
+    Raises:
+        OracleError: the oracle raised, or returned something that is not a bool (``"no"`` would
+            otherwise read as success and ``None`` as failure).
+    """
+    try:
+        value = oracle(outcome)
+    except Exception as exc:
+        raise OracleError(f"the oracle raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(value, bool):
+        raise OracleError(
+            f"the oracle returned {value!r} ({type(value).__name__}); it must return True (success) or False"
+        )
+    return value
 
 
 def outcome_json(outcome: Any) -> Any:

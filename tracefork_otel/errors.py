@@ -9,11 +9,13 @@ in one place::
     │   ├── BlobNotFoundError(FileNotFoundError)
     │   └── BlobIntegrityError(ValueError)   bytes read do not hash to their name
     ├── TapeError(ValueError)            corrupt, foreign or too-new tape / bundle
-    │   └── TapeRedactedError            redacted at record time: inspect it, never replay it
+    │   ├── TapeRedactedError            redacted at record time: inspect it, never replay it
+    │   └── TapePartialError             a partial recording (crash, kill): replay its prefix only when asked
     ├── TraceNotFoundError               unknown trace id in a source
     ├── SourceError                      backend unreachable, refused, timed out, bad body
     ├── RebuildError                     spans + blobs do not make a complete tape
     ├── AgentLoadError                   ``module:function`` cannot be imported
+    ├── OracleError                      the oracle raised, or returned something not a bool
     ├── StoreError                       the local span store cannot be read or written
     ├── FrameTooLarge(ValueError)        a zstd frame claims or expands past its cap
     ├── NotReplayableError               the run (or a fork's prefix) does not replay, so forks
@@ -88,6 +90,22 @@ class TapeRedactedError(TapeError):
         self.step = step
 
 
+class TapePartialError(TapeError):
+    """The recording stopped before the run ended (a crash, a kill, a lost root span), so only its prefix replays.
+
+    Attributes:
+        steps: how many exchanges the partial recording holds.
+    """
+
+    def __init__(self, trace_id: str, steps: int) -> None:
+        super().__init__(
+            f"run {trace_id} is a partial recording (it stopped after {steps} steps: a crash or a kill, not drift);"
+            " replay its completed prefix with --allow-partial"
+        )
+        self.trace_id = trace_id
+        self.steps = steps
+
+
 class TraceNotFoundError(TraceforkError, LookupError):
     """The source has no trace with this id."""
 
@@ -111,6 +129,10 @@ class RebuildError(TraceforkError):
 
 class AgentLoadError(TraceforkError):
     """An agent or oracle given as ``module:function`` cannot be loaded."""
+
+
+class OracleError(TraceforkError):
+    """The oracle raised, or returned something other than True or False: its verdict cannot be read."""
 
 
 class StoreError(TraceforkError):

@@ -63,6 +63,7 @@ def load_target(
     authorization: str | None = None,
     org_id: str | None = None,
     blobs: str | BlobStore | None = None,
+    allow_partial: bool = False,
 ) -> tuple[Tape, BlobStore]:
     """The tape and blob store a debug command works on: a ``.tftape`` file (self-contained), or a trace id
     fetched from the ``--source`` spec ``source`` (opened only then) with its blobs from ``blobs``.
@@ -72,6 +73,7 @@ def load_target(
         TapeError: a corrupt or foreign ``.tftape`` file.
         TapeRedactedError: the tape was redacted at record time (every caller replays it;
             refused before any progress is printed).
+        TapePartialError: a partial recording, without ``allow_partial``.
     """
     if is_tape_path(target):
         from tracefork_otel.transfer import read_bundle_file
@@ -83,5 +85,5 @@ def load_target(
     else:
         run = load_run(target, open_trace_source(source, authorization=authorization, org_id=org_id), blobs)
         tape, store = run.tape, run.blob_store
-    check_replayable(tape)
+    check_replayable(tape, allow_partial=allow_partial)
     return tape, store

@@ -81,3 +81,44 @@ def test_without_yes_and_no_terminal_nothing_is_spent(
     lines = result.err.splitlines()
     assert len(lines) == 2 and ESTIMATE_LINE.match(lines[0]), lines
     assert len(endpoint.requests) == before, "no fork may reach the model before the user agreed"
+
+
+# --- what the oracle and the budget must be -----------------------------------------------------
+
+STRING_VERDICT = "no"
+
+
+def says_no(outcome: object) -> str:
+    """An oracle returning a string: ``bool("no")`` would read as success."""
+    return STRING_VERDICT
+
+
+def breaks(outcome: object) -> bool:
+    raise KeyError("refunded")
+
+
+@pytest.mark.parametrize(
+    ("oracle", "message"),
+    [
+        ("test_blame_caps:says_no", "the oracle returned 'no' (str); it must return True (success) or False"),
+        ("test_blame_caps:breaks", "the oracle raised KeyError: 'refunded'"),
+    ],
+    ids=["returns-a-string", "raises"],
+)
+def test_an_oracle_whose_verdict_cannot_be_read_stops_blame_with_one_line(
+    failed_run: FailedRun, endpoint: MessagesEndpoint, tfotel: Callable[..., CliResult], oracle: str, message: str
+) -> None:
+    args = blame_args(failed_run, endpoint, "--yes")
+    args[args.index(ORACLE)] = oracle
+    before = len(endpoint.requests)
+    result = tfotel(*args)
+    assert result.error_line() == f"tfotel: error: {message}"
+    assert endpoint.requests[before:] == []  # judged on the recorded run, before any fork is spent
+
+
+@pytest.mark.parametrize("budget", ["nan", "inf", "-inf"])
+def test_a_budget_must_be_a_finite_number(
+    failed_run: FailedRun, endpoint: MessagesEndpoint, tfotel: Callable[..., CliResult], budget: str
+) -> None:
+    result = tfotel(*blame_args(failed_run, endpoint, "--budget", budget, "--yes"))
+    assert result.only_error_line().startswith(f"tfotel: error: Invalid value for '--budget': {budget} is not ")

@@ -136,8 +136,8 @@ def test_record_an_agent_against_a_base_url(
     )
     assert result.exit_code == 0, result.output
     output = json.loads(result.stdout)
-    assert set(output) == {"trace_id", "outcome"}
-    assert output["outcome"]["refunded"] == 129.99
+    assert set(output) == {"trace_id", "outcome", "agent_error"}
+    assert output["outcome"]["refunded"] == 129.99 and output["agent_error"] is None
     assert output["trace_id"] in result.stderr  # "recording run …" progress goes to stderr
     trace = trace_of(output["trace_id"])
     assert trace.root.name == f"invoke_agent {agent.rpartition(':')[2]}"
@@ -155,6 +155,32 @@ def test_record_without_json_prints_only_the_trace_id(serve: Callable[..., Messa
     assert result.exit_code == 0, result.output
     (line,) = result.stdout.splitlines()
     assert len(line) == 32 and int(line, 16)
+
+
+def failing_agent(client: Any, nondet: Any) -> None:
+    """One model call, then the agent's own bug."""
+    client.messages.create(model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    raise LookupError("no such order")
+
+
+@pytest.mark.parametrize("case", ["agent raises", "endpoint down"])
+def test_record_of_an_agent_that_fails_prints_its_run_and_one_line_then_exits_1(
+    case: str, serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Any], tmp_path: Path
+) -> None:
+    if case == "agent raises":
+        agent, base_url = "test_record_cli:failing_agent", serve(demo_policy).base_url
+        said = "LookupError: no such order"
+    else:
+        agent, base_url = "tracefork_otel.demo.agent:run", "http://127.0.0.1:9"  # nothing listens on port 9
+        said = "APIConnectionError: Connection error."
+    result = tfotel_in_process("record", "--agent", agent, "--base-url", base_url, home=tmp_path / "h")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    (trace_id,) = result.stdout.splitlines()
+    assert result.stderr.splitlines()[-1] == (f"tfotel record: the agent raised {said} (recorded as the run's outcome)")
+    root = trace_of(trace_id).root
+    assert root.attributes[semconv.OUTCOME_STATUS] == "error"
+    assert root.attributes[semconv.OUTCOME_ERROR_TYPE] == said.partition(":")[0]
 
 
 def write_garbage_store(home: Path) -> None:
@@ -177,6 +203,19 @@ ERROR_CASES: dict[str, tuple[list[str], str]] = {
     "agent function missing": (["record", "--agent", "os:nosuchfn", "--base-url", "http://127.0.0.1:9"], "nosuchfn"),
     "no api key": (["record", "--agent", "tracefork_otel.demo.agent:run"], "ANTHROPIC_API_KEY"),
     "garbage span store": (["runs"], "spans.sqlite3"),
+    "home is a file": (["runs"], "is a file, not a folder"),
+    "base url without a scheme": (
+        ["record", "--agent", "tracefork_otel.demo.agent:run", "--base-url", "127.0.0.1:9"],
+        "--base-url must be an http:// or https:// URL",
+    ),
+    "base url with a bad port": (
+        ["record", "--agent", "tracefork_otel.demo.agent:run", "--base-url", "http://127.0.0.1:99999"],
+        "--base-url must be",
+    ),
+    "base url of another scheme": (
+        ["fork", UNKNOWN_TRACE_ID, "--step", "0", "--resample", "--agent", "x:y", "--base-url", "ftp://h/"],
+        "--base-url must be",
+    ),
 }
 
 
@@ -193,6 +232,8 @@ def test_bad_input_is_one_line_and_exit_2(
     home = tmp_path / "home"
     if case == "garbage span store":
         write_garbage_store(home)
+    if case == "home is a file":
+        home.write_text("not a folder\n")
     result = tfotel_in_process(
         *(arg.format(tmp=tmp_path) for arg in args), home=home, ANTHROPIC_API_KEY=None, ANTHROPIC_AUTH_TOKEN=None
     )

@@ -263,7 +263,7 @@ def test_content_capture_is_opt_in(
     assert "weather" in span.attributes[semconv.GEN_AI_OUTPUT_MESSAGES]
 
 
-def test_an_exception_in_the_agent_marks_the_run_partial(
+def test_an_exception_in_the_agent_is_the_runs_outcome_not_a_partial_recording(
     serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Any], tmp_path: Path
 ) -> None:
     endpoint = serve(policy)
@@ -274,6 +274,8 @@ def test_an_exception_in_the_agent_marks_the_run_partial(
             client.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=[QUESTION])
         raise RuntimeError("agent bug")
     trace = trace_of(run.trace_id)
-    assert trace.root.attributes[semconv.RUN_PARTIAL] is True
+    assert trace.root.attributes[semconv.RUN_PARTIAL] is False  # every byte is there: the run is replayable
     assert trace.root.attributes[semconv.ERROR_TYPE] == "RuntimeError"
+    assert trace.root.attributes[semconv.OUTCOME_STATUS] == "error"
+    assert trace.root.attributes[semconv.OUTCOME_ERROR_TYPE] == "RuntimeError"
     assert [s.attributes[semconv.STEP] for s in trace.exchanges] == [0]

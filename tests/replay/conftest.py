@@ -33,18 +33,28 @@ def record(spans: InMemorySpanExporter, tmp_path: Path) -> Callable[..., Recordi
         policy: Callable[[dict[str, Any]], dict[str, Any]] = demo_policy,
         statuses: Iterable[int] | None = None,
         name: str = "replay-test",
+        raises: type[Exception] | None = None,
     ) -> Recording:
-        with MessagesEndpoint(policy, statuses=statuses) as endpoint, record_run(name) as run:
-            outcome = call_agent(
-                agent,
-                run.nondet,
-                sync_client=lambda: anthropic.Anthropic(
-                    base_url=endpoint.base_url, api_key=API_KEY, http_client=run.http_client(trust_env=False)
-                ),
-                async_client=lambda: anthropic.AsyncAnthropic(
-                    base_url=endpoint.base_url, api_key=API_KEY, http_client=run.async_http_client(trust_env=False)
-                ),
-            )
+        """``raises``: the agent is expected to raise this (recorded as the run's outcome); the outcome is None."""
+        outcome: Any = None
+        with MessagesEndpoint(policy, statuses=statuses) as endpoint:
+            try:
+                with record_run(name) as run:
+                    outcome = call_agent(
+                        agent,
+                        run.nondet,
+                        sync_client=lambda: anthropic.Anthropic(
+                            base_url=endpoint.base_url, api_key=API_KEY, http_client=run.http_client(trust_env=False)
+                        ),
+                        async_client=lambda: anthropic.AsyncAnthropic(
+                            base_url=endpoint.base_url,
+                            api_key=API_KEY,
+                            http_client=run.async_http_client(trust_env=False),
+                        ),
+                    )
+            except Exception as exc:
+                if raises is None or not isinstance(exc, raises):
+                    raise
         readable = trace_spans(spans, run.trace_id)
         records = [span_record_from_readable(s) for s in readable]
         store = open_blob_store()

@@ -34,6 +34,9 @@ PROMPT = "hello"
 ORDER: str | None = None
 """``parallel``: None lets both threads race; ``"ab"``/``"ba"`` forces which request completes first."""
 
+RAISE_AFTER = False
+"""``raising_after`` raises ``AgentFailed`` after its last request."""
+
 CAUGHT: list[BaseException] = []
 """Every exception ``catching`` saw from the SDK."""
 
@@ -140,6 +143,18 @@ async def catching_async(client: Any, nondet: Any) -> str:
         CAUGHT.append(exc)
         raise
     return str(reply.content[0].text)
+
+
+class AgentFailed(RuntimeError):
+    """What ``raising_after`` raises."""
+
+
+def raising_after(client: Any, nondet: Any) -> str:
+    """Two requests, then, when ``RAISE_AFTER`` is set, an exception of the agent's own (no request after it)."""
+    answer = _ask(client, "first") + _ask(client, "second")
+    if RAISE_AFTER:
+        raise AgentFailed("the agent gave up after its last request")
+    return answer
 
 
 def single(client: Any, nondet: Any) -> str:

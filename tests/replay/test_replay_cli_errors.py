@@ -196,18 +196,41 @@ def test_an_agent_that_cannot_be_loaded(
     command: str,
     agent: str,
     message: str,
+    record: Callable[..., Recording],
+    local_store: Callable[[Recording], None],
     tfotel: Callable[..., CliResult],
     home: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    recording = record(run)
+    local_store(recording)
     (tmp_path / "tfotel_replay_boom_agent.py").write_text(
         'raise RuntimeError("boom at import time")\n\ndef run(client, nondet):\n    return None\n'
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "tfotel_replay_boom_agent", raising=False)
-    line = tfotel(command, TRACE_ID, "--agent", agent).only_error_line()
+    line = tfotel(command, recording.trace_id, "--agent", agent).only_error_line()
     assert line.startswith("tfotel: error: " + message)
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "fork", "blame"])
+def test_a_bad_trace_id_is_refused_before_the_agent_module_runs(
+    command: str, tfotel: Callable[..., CliResult], home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = tmp_path / "imported"
+    (tmp_path / "tfotel_side_effect_agent.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n\ndef run(client, nondet):\n    return None\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tfotel_side_effect_agent", raising=False)
+    extra = {
+        "fork": ["--step", "0", "--resample", "--base-url", "http://127.0.0.1:9"],
+        "blame": ["--oracle", "tfotel_side_effect_agent:run", "--yes", "--base-url", "http://127.0.0.1:9"],
+    }.get(command, [])
+    line = tfotel(command, TRACE_ID, "--agent", "tfotel_side_effect_agent:run", *extra).only_error_line()
+    assert line == f"tfotel: error: trace {TRACE_ID} not found in local store {home}/spans.sqlite3"
+    assert not marker.exists(), "the agent's module was imported (its code ran) before the trace id was checked"
 
 
 @pytest.mark.parametrize("command", [*COMMANDS, "export"])

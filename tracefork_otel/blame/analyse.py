@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tracefork_otel.agents import verdict
 from tracefork_otel.blame.budget import Budget
 from tracefork_otel.blame.perturb import Perturb
 from tracefork_otel.blame.pricing import Price
@@ -60,6 +61,7 @@ def recorded_verdict(tape: Tape, store: BlobStore, agent: Callable[..., Any], or
 
     Raises:
         NotReplayableError: the run does not replay, so forks would not be counterfactuals of it.
+        OracleError: the oracle raised or did not return a bool.
     """
     receipt = replay_run(tape, store, agent)
     if not receipt.bit_exact:
@@ -68,7 +70,7 @@ def recorded_verdict(tape: Tape, store: BlobStore, agent: Callable[..., Any], or
         )
     if receipt.agent_error is not None:
         return False
-    return bool(oracle(receipt.outcome))
+    return verdict(oracle, receipt.outcome)
 
 
 def blame_run(
@@ -94,6 +96,7 @@ def blame_run(
         ConfigError: the recorded run succeeds by the oracle (nothing to blame).
         NotReplayableError: the run does not replay, or forks diverge in the prefix.
         LiveEndpointError: the live endpoint failed during a fork.
+        OracleError: the oracle raised or did not return a bool.
     """
     if recorded_verdict(tape, store, agent, oracle):
         raise ConfigError(f"run {tape.trace_id} succeeds according to the oracle {oracle_spec}: nothing to blame")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from tracefork_otel.agents import verdict
 from tracefork_otel.blame.budget import Budget
 from tracefork_otel.blame.perturb import Perturb, resample
 from tracefork_otel.errors import LiveEndpointError, NotReplayableError
@@ -107,12 +108,7 @@ class ForkSampler:
                 result.divergence,
             )
         error = result.error
-        success = False
-        if error is None:
-            try:
-                success = bool(self._oracle(result.outcome))
-            except Exception as exc:  # an oracle that raises judges the run a failure
-                error = exc
+        success = error is None and verdict(self._oracle, result.outcome)
         if error is not None:
             if _is_connection_error(error):
                 raise LiveEndpointError(step, error) from error

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from tracefork_otel import __version__
-from tracefork_otel.cli._output import EXIT_BAD_INPUT, Abort, PrintableFormatter, one_line
+from tracefork_otel.cli._output import EXIT_BAD_INPUT, Abort, PrintableFormatter, one_line, printable
 from tracefork_otel.errors import TraceforkError
 
 __all__ = ["cli", "main"]
@@ -92,7 +92,9 @@ def main() -> None:
         raise SystemExit(exc.exit_code) from None
     except click.UsageError as exc:
         hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
-        click.echo(f"tfotel: error: {one_line(exc)}{hint}", err=True)
+        # format_message names the option a bad value came from ("Invalid value for '--budget': …").
+        text = " ".join(exc.format_message().split())
+        click.echo(f"tfotel: error: {printable(text)}{hint}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
     except click.ClickException as exc:
         click.echo(f"tfotel: error: {one_line(exc)}", err=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import urllib.parse
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -74,8 +76,16 @@ def live_client_kwargs(base_url: str | None) -> dict[str, Any]:
     the base URL if given.
 
     Raises:
-        Abort: no key in the environment and no ``--base-url``.
+        Abort: a malformed ``--base-url``, or no key in the environment and no ``--base-url``.
     """
+    if base_url is not None:
+        try:
+            parsed = urllib.parse.urlsplit(base_url)
+            well_formed = parsed.scheme in {"http", "https"} and bool(parsed.hostname) and parsed.port != 0
+        except ValueError:  # a bad port or IPv6 literal
+            well_formed = False
+        if not well_formed:
+            raise Abort(f"--base-url must be an http:// or https:// URL with a host, got {base_url!r}")
     key = os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
     if not key and not base_url:
         raise Abort("ANTHROPIC_API_KEY is not set (or pass --base-url for a local endpoint)")
@@ -83,3 +93,10 @@ def live_client_kwargs(base_url: str | None) -> dict[str, Any]:
     if base_url:
         kwargs["base_url"] = base_url
     return kwargs
+
+
+def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A click callback refusing ``nan`` and ``inf`` (``FloatRange`` lets both through)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value

@@ -20,7 +20,14 @@ from tracefork_otel.blame import (
 )
 from tracefork_otel.blame.analyse import FIXED_K_REFERENCE
 from tracefork_otel.blame.perturb import PERTURBATIONS
-from tracefork_otel.cli._options import base_url_option, blobs_option, json_option, live_client_kwargs, source_options
+from tracefork_otel.cli._options import (
+    base_url_option,
+    blobs_option,
+    finite,
+    json_option,
+    live_client_kwargs,
+    source_options,
+)
 from tracefork_otel.cli._output import Abort, emit_json, status
 from tracefork_otel.cli._render import echo
 from tracefork_otel.loading import load_target
@@ -99,7 +106,12 @@ def report_text(report: BlameReport) -> str:
 @click.option(
     "--k", "fixed_k", default=FIXED_K_REFERENCE, show_default=True, type=click.IntRange(1, 1000), help="Runs per step."
 )
-@click.option("--budget", type=click.FloatRange(0, min_open=True), help="Stop after spending this many US dollars.")
+@click.option(
+    "--budget",
+    type=click.FloatRange(0, min_open=True),
+    callback=finite,
+    help="Stop after spending this many US dollars.",
+)
 @click.option("--max-runs", type=click.IntRange(1), help="Stop after this many agent runs.")
 @click.option("--jobs", "-j", default=4, show_default=True, type=click.IntRange(1, 64), help="Forks run at once.")
 @click.option("--seed", default=0, show_default=True, help="Seed for fault choices.")
@@ -145,9 +157,11 @@ def blame(
     Example:
       tfotel blame 4bf92f… --agent mypkg.agent:run --oracle mypkg.checks:refund_ok --budget 2
     """
+    kwargs = live_client_kwargs(base_url)  # options first, then the tape, then the agent's code
+    # The tape before the agent: a bad trace id is refused before the agent's module is imported (it runs code).
+    tape, store = load_target(trace_id, source, authorization=auth, org_id=org_id, blobs=blobs)
     fn = load_callable(agent)
     judge = load_callable(oracle, what="oracle")
-    tape, store = load_target(trace_id, source, authorization=auth, org_id=org_id, blobs=blobs)
     blob_map = load_blobs(tape, store)
     chosen = FixedK(k=fixed_k) if strategy == "fixed" else Bisection(batch=jobs)
     price = price_for(_model_of(tape))
@@ -164,7 +178,6 @@ def blame(
         if not sys.stdin.isatty():
             raise Abort("not a terminal: pass --yes to spend without confirmation")
         click.confirm("run it?", abort=True, err=True)
-    kwargs = live_client_kwargs(base_url)
     import httpx2
 
     progress = _Progress(estimate.runs_expected)

@@ -7,7 +7,7 @@ import os
 import click
 
 from tracefork_otel.blobstore import open_blob_store
-from tracefork_otel.cli._options import json_option
+from tracefork_otel.cli._options import finite, json_option
 from tracefork_otel.cli._output import emit_json, one_line, status
 from tracefork_otel.cli._render import echo, timeline_text
 from tracefork_otel.demo.session import DEMO_AGENT_SPEC, run_demo
@@ -19,7 +19,11 @@ from tracefork_otel.timeline import Timeline, build_timeline
 
 @click.command()
 @click.option(
-    "--chunk-delay", default=0.0, type=click.FloatRange(0, 5), help="Seconds between SSE events of the stand-in."
+    "--chunk-delay",
+    default=0.0,
+    type=click.FloatRange(0, 5),
+    callback=finite,
+    help="Seconds between SSE events of the stand-in.",
 )
 @json_option
 def demo(chunk_delay: float, as_json: bool) -> None:

@@ -57,12 +57,13 @@ def fork(
     """
     if (response_file is None) == (not resample):
         raise Abort("give exactly one of --response FILE or --resample")
-    fn = load_callable(agent)
+    kwargs = live_client_kwargs(base_url)  # options first, then the tape, then the agent's code
+    # The tape before the agent: a bad trace id is refused before the agent's module is imported (it runs code).
     tape, store = load_target(trace_id, source, authorization=auth, org_id=org_id, blobs=blobs)
+    fn = load_callable(agent)
     if step >= len(tape.exchanges):
         raise ConfigError(f"--step {step} is out of range: run {tape.trace_id} has steps 0..{len(tape.exchanges) - 1}")
     response = response_for_step(tape, step, response_file.read_bytes()) if response_file is not None else None
-    kwargs = live_client_kwargs(base_url)
     import httpx2
 
     status(f"forking {printable(tape.trace_id)} at step {step}: replaying {step} steps, then live …")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from tracefork_otel import environment_variables as env
 from tracefork_otel.agents import call_agent, load_callable, outcome_json
 from tracefork_otel.bootstrap import MODE_RECORD, run_command
 from tracefork_otel.cli._options import base_url_option, blobs_option, json_option, live_client_kwargs
-from tracefork_otel.cli._output import Abort, emit_json, status
+from tracefork_otel.cli._output import EXIT_CHECK_FAILED, Abort, emit_json, one_line, status
 from tracefork_otel.cli._render import echo
 from tracefork_otel.record import record_run
 
@@ -57,18 +59,29 @@ def record(
     kwargs = live_client_kwargs(base_url)
     import anthropic
 
-    with record_run(name or agent_spec.rpartition(":")[2], blob_store=blobs) as run:
-        status(f"recording run {run.trace_id} …")
-        outcome = call_agent(
-            fn,
-            run.nondet,
-            sync_client=lambda: anthropic.Anthropic(http_client=run.http_client(), **kwargs),
-            async_client=lambda: anthropic.AsyncAnthropic(http_client=run.async_http_client(), **kwargs),
-        )
+    error: Exception | None = None
+    outcome: Any = None
+    try:
+        with record_run(name or agent_spec.rpartition(":")[2], blob_store=blobs) as run:
+            status(f"recording run {run.trace_id} …")
+            outcome = call_agent(
+                fn,
+                run.nondet,
+                sync_client=lambda: anthropic.Anthropic(http_client=run.http_client(), **kwargs),
+                async_client=lambda: anthropic.AsyncAnthropic(http_client=run.async_http_client(), **kwargs),
+            )
+            run.set_outcome(outcome)
+    except Exception as exc:  # the agent's own failure (the endpoint down included): recorded as the run's outcome
+        error = exc
+    agent_error = None if error is None else f"{type(error).__name__}: {one_line(error)}"
     if as_json:
-        emit_json({"trace_id": run.trace_id, "outcome": outcome_json(outcome)})
+        emit_json({"trace_id": run.trace_id, "outcome": outcome_json(outcome), "agent_error": agent_error})
     else:
         echo(run.trace_id)
+        if agent_error is not None:
+            status(f"tfotel record: the agent raised {agent_error} (recorded as the run's outcome)")
+    if error is not None:
+        raise SystemExit(EXIT_CHECK_FAILED)
 
 
 def _record_command(command: tuple[str, ...], name: str | None, blobs: str | None, as_json: bool) -> None:

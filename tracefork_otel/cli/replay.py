@@ -15,19 +15,24 @@ from tracefork_otel.replay.runner import ReplayReceipt, replay_run
 def receipt_text(r: ReplayReceipt) -> str:
     lines = []
     trace_id = printable(r.trace_id)
+    prefix = " (the completed prefix of a partial recording)" if r.partial else ""
     if r.bit_exact:
-        lines.append(f"replay {trace_id}: bit-exact")
+        lines.append(f"replay {trace_id}: bit-exact{prefix}")
+    elif r.divergence is None and r.outcome_difference is not None:
+        lines.append(f"replay {trace_id}: OUTCOME CHANGED{prefix}")
     else:
         where = f" at step {r.divergence.step}" if r.divergence is not None else ""
-        lines.append(f"replay {trace_id}: DIVERGED{where}")
+        lines.append(f"replay {trace_id}: DIVERGED{where}{prefix}")
     lines.append(
         f"  steps      {r.replayed}/{r.steps} replayed, {r.bytes_verified:,} bytes verified, {r.draws} draws served"
     )
     same = "matches the recording" if r.replay_digest == r.recorded_digest else f"recorded {r.recorded_digest[:16]}…"
     lines.append(f"  digest     {r.replay_digest[:16]}… ({same})")
     lines.append(f"  wall time  {r.wall_time_s:.3f} s (no network, no API key)")
-    if r.agent_error:
-        lines.append(f"  agent raised {printable(r.agent_error)}")
+    if r.outcome_difference is not None:
+        lines.append(f"  outcome    {printable(r.outcome_difference)}")
+    elif r.agent_error:
+        lines.append(f"  agent raised {printable(r.agent_error)} (as the recording did)")
     d = r.divergence
     if d is not None:
         lines.append(f"  {printable(d)}")
@@ -41,27 +46,50 @@ def receipt_text(r: ReplayReceipt) -> str:
 
 
 def _run(
-    trace_id: str, agent: str, source: str, auth: str | None, org_id: str | None, blobs: str | None
+    trace_id: str,
+    agent: str,
+    source: str,
+    auth: str | None,
+    org_id: str | None,
+    blobs: str | None,
+    allow_partial: bool,
 ) -> ReplayReceipt:
+    # The tape first: a bad trace id is refused before the agent's module is imported (which runs its code).
+    tape, store = load_target(
+        trace_id, source, authorization=auth, org_id=org_id, blobs=blobs, allow_partial=allow_partial
+    )
     fn = load_callable(agent)
-    tape, store = load_target(trace_id, source, authorization=auth, org_id=org_id, blobs=blobs)
     status(f"replaying {tape.trace_id}: {len(tape.exchanges)} steps, {len(tape.draws)} draws …")
-    return replay_run(tape, store, fn)
+    return replay_run(tape, store, fn, allow_partial=allow_partial)
 
 
 _AGENT = click.option(
     "--agent", required=True, metavar="MODULE:FUNCTION", help="The agent that made the run, fn(client, nondet)."
+)
+_ALLOW_PARTIAL = click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Replay the completed prefix of a partial recording (a crashed or killed run); without it such a"
+    " run is refused with exit 2.",
 )
 
 
 @click.command()
 @click.argument("trace_id")
 @_AGENT
+@_ALLOW_PARTIAL
 @source_options
 @blobs_option
 @json_option
 def replay(
-    trace_id: str, agent: str, source: str, auth: str | None, org_id: str | None, blobs: str | None, as_json: bool
+    trace_id: str,
+    agent: str,
+    allow_partial: bool,
+    source: str,
+    auth: str | None,
+    org_id: str | None,
+    blobs: str | None,
+    as_json: bool,
 ) -> None:
     """Replay run TRACE_ID bit-exact: no network, no API key.
 
@@ -70,7 +98,12 @@ def replay(
     recorded bytes and every response is served from the tape; the first drift is
     pinned to a step and a JSON field. TRACE_ID may also be a .tftape file.
 
-    Exit 0 when bit-exact, 1 on drift, 2 on bad input.
+    Bit-exact means every request, response and draw as recorded, and the run ending
+    the same way: an exception the recording did not have (or the other way round) is
+    a changed outcome. A partial recording (the run crashed or was killed) is refused
+    unless --allow-partial, which replays the steps it completed.
+
+    Exit 0 when bit-exact, 1 on drift or a changed outcome, 2 on bad input.
 
     \b
     Examples:
@@ -78,7 +111,7 @@ def replay(
       tfotel replay 4bf92f… --agent mypkg.agent:run --source tempo:http://localhost:3200
       tfotel replay run.tftape --agent mypkg.agent:run
     """
-    receipt = _run(trace_id, agent, source, auth, org_id, blobs)
+    receipt = _run(trace_id, agent, source, auth, org_id, blobs, allow_partial)
     if as_json:
         emit_json(receipt.to_json())
     else:
@@ -90,23 +123,31 @@ def replay(
 @click.command()
 @click.argument("trace_id")
 @_AGENT
+@_ALLOW_PARTIAL
 @source_options
 @blobs_option
 @json_option
 def verify(
-    trace_id: str, agent: str, source: str, auth: str | None, org_id: str | None, blobs: str | None, as_json: bool
+    trace_id: str,
+    agent: str,
+    allow_partial: bool,
+    source: str,
+    auth: str | None,
+    org_id: str | None,
+    blobs: str | None,
+    as_json: bool,
 ) -> None:
     """CI gate: exit 1 if the agent no longer replays run TRACE_ID bit-exact.
 
     Same check as `tfotel replay`, with one line of output (or --json). Commit a
     golden .tftape next to your tests and run `tfotel verify golden.tftape --agent …`.
     """
-    receipt = _run(trace_id, agent, source, auth, org_id, blobs)
+    receipt = _run(trace_id, agent, source, auth, org_id, blobs, allow_partial)
     if as_json:
         emit_json(receipt.to_json())
     elif receipt.bit_exact:
         echo(f"ok {printable(receipt.trace_id)}: {receipt.replayed} steps bit-exact")
     else:
-        echo(f"DRIFT {printable(receipt.trace_id)}: {printable(receipt.divergence)}")
+        echo(f"DRIFT {printable(receipt.trace_id)}: {printable(receipt.divergence or receipt.outcome_difference)}")
     if not receipt.bit_exact:
         raise SystemExit(EXIT_CHECK_FAILED)

@@ -144,8 +144,9 @@ def record_run(
 ) -> Iterator[Run]:
     """Record one agent run as one trace, rooted at an ``invoke_agent {name}`` span.
 
-    Everything recorded is flushed when the block exits, also by an exception, which
-    marks the run partial: blobs written, spans in the local store. Spans bound for an
+    Everything recorded is flushed when the block exits, also by an exception, which is
+    recorded as the run's outcome (the run stays replayable: a replay must raise it too):
+    blobs written, spans in the local store. Spans bound for an
     OTLP collector are handed to its batch processor and exported in the background
     (the agent never waits on a slow or dead collector); ``shutdown()`` waits for them.
 
@@ -244,7 +245,8 @@ def finish_run(state: RunState, failed: BaseException | None) -> None:
     outcome_attributes = _store_blobs(state, failed)
     flushed = get_writer().flush(FLUSH_TIMEOUT_S)
     exchanges = sorted(state.exchanges, key=lambda ex: ex.step)
-    partial = failed is not None or not flushed or bool(state.record_errors)
+    # An exception leaving the block is the run's outcome, not a gap in the recording: partial means bytes missing.
+    partial = not flushed or bool(state.record_errors)
     attrs: dict[str, AttributeValue] = {
         semconv.TAPE_DIGEST: tape_digest(exchanges, state.nondet.draws),
         semconv.RUN_EXCHANGES: len(exchanges),

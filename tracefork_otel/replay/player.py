@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from tracefork_otel.blobstore import sha256_hex
-from tracefork_otel.errors import DivergenceCode, ReplayDivergence, TapeRedactedError
+from tracefork_otel.errors import DivergenceCode, ReplayDivergence, TapePartialError, TapeRedactedError
 from tracefork_otel.nondet import Nondet
 from tracefork_otel.replay.verify import first_difference
 from tracefork_otel.tape.model import Draw, DrawKind, Exchange, Tape
@@ -25,15 +25,19 @@ HINT_REQUEST = (
 )
 
 
-def check_replayable(tape: Tape) -> None:
-    """Refuse a tape that was redacted at record time: its bytes are not what the agent sent or got.
+def check_replayable(tape: Tape, *, allow_partial: bool = False) -> None:
+    """Refuse a tape that was redacted at record time (its bytes are not what the agent sent or got), and a
+    partial recording unless ``allow_partial`` (its end is a crash, not something the agent did).
 
     Raises:
         TapeRedactedError: naming the first redacted step.
+        TapePartialError: the tape is partial and ``allow_partial`` is not set.
     """
     redacted = tape.first_redacted_step()
     if redacted is not None:
         raise TapeRedactedError(tape.trace_id, redacted)
+    if tape.partial and not allow_partial:
+        raise TapePartialError(tape.trace_id, len(tape.exchanges))
 
 
 class TapePlayer:
@@ -46,13 +50,18 @@ class TapePlayer:
             is "live" (forks), also when they are the whole tape (a fork of the last step).
             None: the whole tape, and any further request is a divergence.
 
+        allow_partial: accept a partial recording (see `check_replayable`).
+
     Raises:
         TapeRedactedError: the tape was redacted at record time (replay, fork and blame all
             come through here).
+        TapePartialError: a partial recording, without ``allow_partial``.
     """
 
-    def __init__(self, tape: Tape, blobs: Mapping[str, bytes], *, until_step: int | None = None) -> None:
-        check_replayable(tape)
+    def __init__(
+        self, tape: Tape, blobs: Mapping[str, bytes], *, until_step: int | None = None, allow_partial: bool = False
+    ) -> None:
+        check_replayable(tape, allow_partial=allow_partial)
         self.tape = tape
         self._blobs = blobs
         self._limit = len(tape.exchanges) if until_step is None else min(until_step, len(tape.exchanges))

@@ -16,7 +16,7 @@ from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.errors import ReplayDivergence
 from tracefork_otel.replay.session import ReplaySession, load_blobs
 from tracefork_otel.tape.digest import tape_digest
-from tracefork_otel.tape.model import Tape
+from tracefork_otel.tape.model import ANY_EXCEPTION, Tape
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,34 @@ class ReplayReceipt:
     outcome: Any
     divergence: ReplayDivergence | None
     agent_error: str | None
+    agent_error_type: str | None = None
+    """The qualified type name of the exception the replayed agent raised (not a divergence)."""
+    recorded_error_type: str | None = None
+    """The exception the recorded run raised, or None (it returned, or its outcome was not recorded)."""
+    partial: bool = False
+    """The tape is a partial recording (``--allow-partial``): only its completed prefix was replayed."""
+
+    @property
+    def outcome_difference(self) -> str | None:
+        """How the replay ended differently from the recording (an exception one had and the other not), or None.
+
+        A partial recording has no outcome, so nothing differs there.
+        """
+        recorded, replayed = self.recorded_error_type, self.agent_error_type
+        if self.partial or recorded == replayed or (recorded == ANY_EXCEPTION and replayed is not None):
+            return None
+        if recorded is None:
+            return f"the agent raised {self.agent_error}; the recording did not raise"
+        if replayed is None:
+            return f"the recording raised {recorded}; the replayed agent returned"
+        return f"the agent raised {self.agent_error}; the recording raised {recorded}"
 
     @property
     def bit_exact(self) -> bool:
-        return self.divergence is None and self.replay_digest == self.recorded_digest
+        """Every request, response and draw as recorded, and the run ended the same way (raised or returned)."""
+        return (
+            self.divergence is None and self.replay_digest == self.recorded_digest and self.outcome_difference is None
+        )
 
     def to_json(self) -> dict[str, Any]:
         d = self.divergence
@@ -53,6 +77,9 @@ class ReplayReceipt:
             "wall_time_s": round(self.wall_time_s, 4),
             "outcome": outcome_json(self.outcome),
             "agent_error": self.agent_error,
+            "recorded_error_type": self.recorded_error_type,
+            "outcome_difference": self.outcome_difference,
+            "partial": self.partial,
             "divergence": None
             if d is None
             else {
@@ -74,15 +101,20 @@ def replay_run(
     agent: Callable[..., Any],
     *,
     raise_on_divergence: bool = False,
+    allow_partial: bool = False,
 ) -> ReplayReceipt:
     """Run ``agent`` against ``tape``: every request verified, every response and draw served from it.
 
+    Args:
+        allow_partial: replay the completed prefix of a partial recording (see `ReplaySession`).
+
     Raises:
+        TapePartialError: the tape is a partial recording and ``allow_partial`` is not set.
         BlobError: a blob is missing or corrupt (before the agent starts).
         ReplayDivergence: with ``raise_on_divergence``, the first divergence.
     """
     started = time.perf_counter()
-    session = ReplaySession(tape, load_blobs(tape, blob_store))
+    session = ReplaySession(tape, load_blobs(tape, blob_store), allow_partial=allow_partial)
     result = session.run(agent)
     replay_digest = tape_digest([tape.exchanges[s] for s in result.served_steps], tape.draws[: result.draws_used])
     receipt = ReplayReceipt(
@@ -97,6 +129,9 @@ def replay_run(
         outcome=result.outcome,
         divergence=result.divergence,
         agent_error=result.agent_error,
+        agent_error_type=result.error_type,
+        recorded_error_type=tape.recorded_error_type,
+        partial=tape.partial,
     )
     if raise_on_divergence and result.divergence is not None:
         raise result.divergence

@@ -14,6 +14,11 @@ With ``fork_at=N`` the steps before N replay, step N's request is verified and t
 answered by ``override`` (a `CannedResponse`, or ``LIVE`` for a fresh sample from
 ``live``), and every later request goes to ``live``; draws made before step N are served
 back, later ones come from ``live_nondet``.
+
+With ``allow_partial`` a partial recording (a crash or a kill cut it off; its draws were
+on the root span that never ended) replays its completed prefix: draws come from the
+tape while it has them, then live, and the agent's first request past the last recorded
+step ends the replay there — that request is where the recording stopped, not drift.
 """
 
 from __future__ import annotations
@@ -88,6 +93,11 @@ class SessionResult:
     draws_used: int
 
     @property
+    def error_type(self) -> str | None:
+        """The qualified type name of the agent's exception (as the recorded outcome names it)."""
+        return None if self.error is None else type(self.error).__qualname__
+
+    @property
     def agent_error(self) -> str | None:
         """``Type: message`` of the agent's exception, for receipts and reports."""
         return None if self.error is None else f"{type(self.error).__name__}: {self.error}"
@@ -105,9 +115,11 @@ class ReplaySession:
         live_nondet: with ``fork_at``, where draws after the fork step come from (default: real values).
         client_kwargs: arguments of the Anthropic clients the agent is given (``api_key``,
             ``base_url``, ``max_retries``); default: a placeholder key and a host that cannot resolve.
+        allow_partial: replay a partial recording's completed prefix (see the module docstring).
 
     Raises:
         TapeRedactedError: the tape was redacted at record time.
+        TapePartialError: a partial recording, without ``allow_partial``.
     """
 
     def __init__(
@@ -120,17 +132,21 @@ class ReplaySession:
         live: Any = None,
         live_nondet: Nondet | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
+        allow_partial: bool = False,
     ) -> None:
         self.tape = tape
         self.fork_at = fork_at
-        self.player = TapePlayer(tape, blobs, until_step=None if fork_at is None else fork_at + 1)
+        self._cut = allow_partial and tape.partial
+        self.player = TapePlayer(
+            tape, blobs, until_step=None if fork_at is None else fork_at + 1, allow_partial=allow_partial
+        )
         self.transport = replay_transport(
             self.player, overrides={} if fork_at is None else {fork_at: override}, live=live
         )
         self.nondet = ReplayNondet(
             tape.draws,
             self.player.diverge,
-            live_after=None if fork_at is None else live_nondet or LiveNondet(),
+            live_after=(live_nondet or LiveNondet()) if fork_at is not None or self._cut else None,
             until_step=fork_at,
         )
         self._client_kwargs = (
@@ -189,7 +205,9 @@ class ReplaySession:
         """After the agent returned: the first divergence, including recorded requests never made (up to
         the fork step) and, for a whole-tape replay, recorded draws never taken."""
         divergence = self.player.finish()
-        if divergence is None and self.fork_at is None and self.nondet.unused():
+        if self._cut and divergence is not None and self._is_the_cut(divergence):
+            return None
+        if divergence is None and self.fork_at is None and not self._cut and self.nondet.unused():
             divergence = self.player.diverge(
                 ReplayDivergence(
                     DivergenceCode.DRAW_DIFFERS,
@@ -198,3 +216,7 @@ class ReplaySession:
                 )
             )
         return divergence
+
+    def _is_the_cut(self, divergence: ReplayDivergence) -> bool:
+        """Whether ``divergence`` is the agent going on past where a partial recording stopped."""
+        return divergence.code is DivergenceCode.EXTRA_REQUEST and divergence.step == len(self.tape.exchanges)

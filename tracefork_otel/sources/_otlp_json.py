@@ -28,7 +28,7 @@ import json
 import math
 import re
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Literal, NoReturn, TypeAlias, TypeVar
 
 from tracefork_otel.errors import ConfigError, SourceError
@@ -55,16 +55,21 @@ _UINT = re.compile(r"[0-9]{1,20}")
 _INT = re.compile(r"-?[0-9]{1,19}")
 MAX_TRACE_SPANS = 50_000
 """Most spans one trace may have (a run of 10,000 exchanges has ~20,000): spans, not only bytes, cost memory."""
+MAX_DOCUMENT_BYTES = 128 * 1024 * 1024
+"""Largest single JSON document parsed: ``json.loads`` holds its whole tree, ~6-8x its size in memory.
+(JSON Lines are parsed a line at a time, each line under this cap.)"""
 _MAX_DEPTH = 32  # nesting of arrayValue/kvlistValue; real attributes are 1-2 deep
 _TEMPO_ONLY_KEYS = frozenset({"metrics", "status", "message"})
 _SCOPE_SPANS_KEYS = ("scopeSpans", "instrumentationLibrarySpans")
 _SCOPE_KEYS = ("scope", "instrumentationLibrary")
 
 
-def parse_traces(doc: object) -> list[SpanRecord]:
+def parse_traces(doc: object, trace_id: str | None = None) -> list[SpanRecord]:
     """Return the spans of a decoded JSON document of any shape in the module table.
 
-    Spans keep the document's order; nothing is filtered or deduplicated.
+    Spans keep the document's order; nothing is deduplicated. With ``trace_id`` (32 lowercase
+    hex digits) only that trace's spans are parsed past their ``traceId``: a file holding many
+    traces costs the memory of one.
 
     Raises:
         SourceError: the document is not one of those shapes, or any part is malformed.
@@ -85,7 +90,10 @@ def parse_traces(doc: object) -> list[SpanRecord]:
             scope = next((_get(ss_obj, k) for k in _SCOPE_KEYS if _get(ss_obj, k) is not None), None)
             scope_name = _str(_get(_obj(scope, f"{ss_where}.scope"), "name"), f"{ss_where}.scope.name")
             for k, span in enumerate(_list(_get(ss_obj, "spans"), f"{ss_where}.spans")):
-                spans.append(_span(span, f"{ss_where}.spans[{k}]", resource, scope_name))
+                span_where = f"{ss_where}.spans[{k}]"
+                if trace_id is not None and _trace_id_of(span, span_where) != trace_id:
+                    continue
+                spans.append(_span(span, span_where, resource, scope_name))
     return spans
 
 
@@ -93,17 +101,24 @@ def load_documents(text: str, where: str) -> list[object]:
     """Decode ``text`` as one JSON document, or as JSON Lines (blank lines skipped).
 
     Raises:
-        SourceError: neither; the reason names the line for JSON Lines.
+        SourceError: neither (the reason names the line for JSON Lines), or one document
+            over `MAX_DOCUMENT_BYTES`.
     """
-    try:
-        return [json.loads(text)]
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an int of 4,300+ digits
-        whole_error: Exception = exc
+    whole_error: Exception | None = None
+    if len(text) <= MAX_DOCUMENT_BYTES:
+        try:
+            return [json.loads(text)]
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an int of 4,300+ digits
+            whole_error = exc
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if len(lines) < 2 or not _is_json(lines[0][1]):
+        if whole_error is None:
+            raise SourceError(too_big_document(where, len(text)))
         raise SourceError(f"{where} is not JSON: {_reason(whole_error)}") from whole_error
     docs: list[object] = []
     for number, line in lines:
+        if len(line) > MAX_DOCUMENT_BYTES:
+            raise SourceError(f"{where} line {number} is over {MAX_DOCUMENT_BYTES} bytes")
         try:
             docs.append(json.loads(line))
         except (ValueError, RecursionError) as exc:
@@ -111,22 +126,57 @@ def load_documents(text: str, where: str) -> list[object]:
     return docs
 
 
-def select_trace(docs: Iterable[object], trace_id: str, where: str) -> list[SpanRecord]:
-    """Parse every document and keep the spans of ``trace_id`` (32 lowercase hex digits).
+def read_document_lines(lines: Iterable[bytes], where: str) -> Iterator[object]:
+    """Decode JSON Lines one line at a time (blank lines skipped), so a big file costs one line of memory.
+
+    Raises:
+        SourceError: a line is not UTF-8 JSON, or is over `MAX_DOCUMENT_BYTES`; the message names it.
+    """
+    for number, line in enumerate(lines, 1):
+        if len(line) > MAX_DOCUMENT_BYTES:
+            raise SourceError(f"{where} line {number} is over {MAX_DOCUMENT_BYTES} bytes")
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line.decode("utf-8-sig" if number == 1 else "utf-8"))
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{where} line {number} is not UTF-8 (byte {exc.start})") from exc
+        except (ValueError, RecursionError) as exc:
+            raise SourceError(f"{where} line {number} is not JSON: {_reason(exc)}") from exc
+
+
+def too_big_document(where: str, size: int) -> str:
+    """Why a single JSON document of ``size`` bytes is refused, and what to do instead."""
+    return (
+        f"{where} is one JSON document of {size} bytes, over the {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB a single"
+        " document may have (it is parsed whole); write JSON Lines (one TracesData per line, as the collector's"
+        " file exporter does) or extract the trace first"
+    )
+
+
+def select_trace(
+    docs: Iterable[object], trace_id: str, where: str, *, numbered: bool | None = None
+) -> list[SpanRecord]:
+    """Parse each document in turn and keep the spans of ``trace_id`` (32 lowercase hex digits).
+
+    ``docs`` may be a lazy iterator (a file read a line at a time); ``numbered`` says whether
+    errors name the line (default: when there are several documents, which needs a list).
 
     Raises:
         SourceError: a document is malformed; the message starts with ``where``
             (and the line number when there are several documents).
     """
-    documents = list(docs)
+    if numbered is None:
+        docs = list(docs)
+        numbered = len(docs) > 1
     spans: list[SpanRecord] = []
-    for number, doc in enumerate(documents, 1):
+    for number, doc in enumerate(docs, 1):
         try:
-            parsed = parse_traces(doc)
+            parsed = parse_traces(doc, trace_id)
         except SourceError as exc:
-            place = f"{where} line {number}" if len(documents) > 1 else where
+            place = f"{where} line {number}" if numbered else where
             raise SourceError(f"{place}: {exc}") from exc
-        spans.extend(span for span in parsed if span.trace_id == trace_id)
+        spans.extend(parsed)
         if len(spans) > MAX_TRACE_SPANS:
             raise SourceError(f"{where}: trace {trace_id} has more than {MAX_TRACE_SPANS} spans; refusing to load it")
     return spans
@@ -228,6 +278,10 @@ def _resource_spans(doc: object) -> tuple[object, str]:
                 f"trace or batches, got keys {keys}"
             )
     raise SourceError(f"not OTLP/JSON: envelopes nested too deeply at {where.rstrip('.')}")
+
+
+def _trace_id_of(value: object, where: str) -> str:
+    return _id(_get(_obj(value, where), "traceId"), 16, f"{where}.traceId")
 
 
 def _span(value: object, where: str, resource: dict[str, AttributeValue], scope_name: str) -> SpanRecord:

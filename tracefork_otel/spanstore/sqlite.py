@@ -23,6 +23,7 @@ import random
 import sqlite3
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -217,6 +218,7 @@ class SpanStore:
         self.retries = retries
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._read_only = False
         self._closed = False
         _STORES.add(self)
 
@@ -367,18 +369,39 @@ class SpanStore:
                 self._fail("read", exc)
 
     def _connection(self, *, create: bool) -> sqlite3.Connection | None:
-        """The open connection, opened and checked on first use; None if reading a missing file."""
+        """The open connection, opened and checked on first use; None if reading a missing file.
+
+        A reader that cannot open the file for writing (a read-only mount, a full disk: WAL
+        mode needs its ``-shm`` file) falls back to a read-only connection, then to an
+        immutable one, so a store shipped as a CI artifact can still be read. A writer never
+        uses those: it drops a read-only connection and opens the file for writing.
+        """
         if self._closed:
             raise StoreError(f"span store {self.path} is closed")
-        if self._conn is not None:
+        if self._conn is not None and not (create and self._read_only):
             return self._conn
+        self._drop_connection()
         if not self.path.exists():
+            if self.path.parent.exists() and not self.path.parent.is_dir():
+                raise StoreError(f"the span store folder {self.path.parent} is a file, not a folder (TFOTEL_HOME?)")
             if not create:
                 return None
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise StoreError(f"cannot create the span store folder {self.path.parent}: {exc}") from exc
+        try:
+            conn = self._open_for_writing()
+            self._read_only = False
+        except sqlite3.Error as exc:
+            if create or not _is_unwritable(exc):
+                raise
+            conn = self._open_read_only(exc)
+            self._read_only = True
+        self._conn = conn
+        return conn
+
+    def _open_for_writing(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the
         # lock up front (through the busy handler) instead of failing on upgrade.
         conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
@@ -391,8 +414,26 @@ class SpanStore:
         except BaseException:
             conn.close()
             raise
-        self._conn = conn
         return conn
+
+    def _open_read_only(self, cause: sqlite3.Error) -> sqlite3.Connection:
+        """A read-only connection (``mode=ro``), else an immutable one (no locks, no WAL: the committed file only)."""
+        uri = "file:" + urllib.parse.quote(str(self.path.resolve()))
+        for flags in ("mode=ro", "immutable=1"):
+            conn = sqlite3.connect(
+                f"{uri}?{flags}", uri=True, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            try:
+                self._check_schema(conn)
+            except sqlite3.Error:
+                conn.close()
+                continue
+            except BaseException:
+                conn.close()
+                raise
+            logger.info("span store %s is not writable (%s): reading it %s", self.path, cause, flags)
+            return conn
+        raise cause
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         version = _pragma(conn, "user_version")
@@ -435,6 +476,15 @@ class SpanStore:
         # SQLite connections must not cross fork(); abandon (not close) the parent's one.
         self._lock = threading.Lock()
         self._conn = None
+
+
+def _is_unwritable(exc: sqlite3.Error) -> bool:
+    """Whether opening failed because the file or its folder cannot be written (read-only, full, no -shm)."""
+    text = str(exc).lower()
+    return any(
+        marker in text
+        for marker in ("readonly", "read-only", "unable to open database file", "disk is full", "disk i/o error")
+    )
 
 
 def _reset_stores_after_fork() -> None:

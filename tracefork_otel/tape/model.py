@@ -14,6 +14,9 @@ from tracefork_otel._proto.tracefork.v1 import tape_pb2
 from tracefork_otel.tape.digest import tape_digest
 from tracefork_otel.wire import is_model_call
 
+ANY_EXCEPTION = "exception"
+"""The recorded error type of a run that raised but did not record which exception (matches any)."""
+
 SCHEMA_VERSION = 1
 """Version of the tape format this code writes and the newest it reads."""
 
@@ -89,6 +92,15 @@ class Tape:
     partial: bool = False
     parent_trace_id: str = ""
     fork_step: int = 0
+    outcome_status: str = ""
+    """How the recorded run ended: ``ok``, ``error``, or "" when it was not recorded (a crash, an older recorder)."""
+    outcome_error_type: str = ""
+    """With ``outcome_status == "error"``: the qualified name of the exception the run raised."""
+
+    @property
+    def recorded_error_type(self) -> str | None:
+        """The exception the recorded run raised, or None (it returned, or its outcome was not recorded)."""
+        return (self.outcome_error_type or ANY_EXCEPTION) if self.outcome_status == "error" else None
 
     def computed_digest(self) -> str:
         """The hash chain over this tape's exchanges and draws."""
@@ -128,6 +140,8 @@ class Tape:
             partial=self.partial,
             parent_trace_id=self.parent_trace_id,
             fork_step=self.fork_step,
+            outcome_status=self.outcome_status,
+            outcome_error_type=self.outcome_error_type,
         )
         for ex in self.exchanges:
             msg.exchanges.append(
@@ -168,6 +182,8 @@ class Tape:
             partial=msg.partial,
             parent_trace_id=msg.parent_trace_id,
             fork_step=msg.fork_step,
+            outcome_status=msg.outcome_status,
+            outcome_error_type=msg.outcome_error_type,
             exchanges=tuple(
                 Exchange(
                     step=ex.step,

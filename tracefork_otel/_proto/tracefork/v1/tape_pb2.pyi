@@ -61,7 +61,7 @@ class Draw(_message.Message):
     def __init__(self, order: _Optional[int] = ..., kind: _Optional[str] = ..., value: _Optional[str] = ..., before_step: _Optional[int] = ...) -> None: ...
 
 class Tape(_message.Message):
-    __slots__ = ("schema", "trace_id", "run_name", "exchanges", "draws", "digest", "root_span_id", "start_time_unix_nano", "end_time_unix_nano", "partial", "parent_trace_id", "fork_step")
+    __slots__ = ("schema", "trace_id", "run_name", "exchanges", "draws", "digest", "root_span_id", "start_time_unix_nano", "end_time_unix_nano", "partial", "parent_trace_id", "fork_step", "outcome_status", "outcome_error_type")
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,8 @@ class Tape(_message.Message):
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
     PARENT_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     FORK_STEP_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_STATUS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
     schema: int
     trace_id: str
     run_name: str
@@ -86,7 +88,9 @@ class Tape(_message.Message):
     partial: bool
     parent_trace_id: str
     fork_step: int
-    def __init__(self, schema: _Optional[int] = ..., trace_id: _Optional[str] = ..., run_name: _Optional[str] = ..., exchanges: _Optional[_Iterable[_Union[Exchange, _Mapping]]] = ..., draws: _Optional[_Iterable[_Union[Draw, _Mapping]]] = ..., digest: _Optional[str] = ..., root_span_id: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ..., partial: _Optional[bool] = ..., parent_trace_id: _Optional[str] = ..., fork_step: _Optional[int] = ...) -> None: ...
+    outcome_status: str
+    outcome_error_type: str
+    def __init__(self, schema: _Optional[int] = ..., trace_id: _Optional[str] = ..., run_name: _Optional[str] = ..., exchanges: _Optional[_Iterable[_Union[Exchange, _Mapping]]] = ..., draws: _Optional[_Iterable[_Union[Draw, _Mapping]]] = ..., digest: _Optional[str] = ..., root_span_id: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ..., partial: _Optional[bool] = ..., parent_trace_id: _Optional[str] = ..., fork_step: _Optional[int] = ..., outcome_status: _Optional[str] = ..., outcome_error_type: _Optional[str] = ...) -> None: ...
 
 class Blob(_message.Message):
     __slots__ = ("sha256", "data")
