@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 import anthropic
 import pytest
 from blame_support import API_KEY, CliResult, FailedRun, RiskyRefundPolicy
-from cli_support import run_tfotel
+from cli_support import clean_env, run_tfotel
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -80,18 +79,6 @@ def tfotel(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) 
     return invoke
 
 
-def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment of a ``tfotel`` subprocess: the test's home, no proxies, no inherited OTel set-up."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "TFOTEL_")) and k.lower() not in {"http_proxy", "https_proxy", "all_proxy"}
-    }
-    env.update(TFOTEL_HOME=str(home), NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def tfotel_subprocess() -> Callable[..., CliResult]:
     """Run ``tfotel`` in a child process (stdin not a terminal): ``tfotel_subprocess(home, *args, env=...)``."""
@@ -99,7 +86,7 @@ def tfotel_subprocess() -> Callable[..., CliResult]:
     def invoke(home: Path, *args: str, env: dict[str, str] | None = None) -> CliResult:
         proc = subprocess.run(
             [sys.executable, "-c", "from tracefork_otel.cli import main; main()", *args],
-            env=env or subprocess_env(home),
+            env=env or clean_env(home),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

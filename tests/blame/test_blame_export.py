@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from blame_support import AGENT, DECISIVE_STEP, ORACLE, CliResult, FailedRun
-from conftest import subprocess_env
+from cli_support import clean_env
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -101,7 +101,7 @@ def exported(
     tfotel_subprocess: Callable[..., CliResult],
 ) -> dict[str, Any]:
     """``tfotel blame --json`` in a child process exporting to the receiver (and the local store)."""
-    env = subprocess_env(
+    env = clean_env(
         failed_run.home,
         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",

@@ -12,6 +12,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from cli_support import PROXY_VARIABLES
 
 from tracefork_otel.demo import (
     DEMO_MODEL,
@@ -56,7 +57,7 @@ def tool_policy(request: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     # The SDK honours proxy variables; loopback traffic must not go through one.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 

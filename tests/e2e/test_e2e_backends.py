@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import CliResult, run_tfotel
+from cli_support import PROXY_VARIABLES, CliResult, clean_env, run_tfotel
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -44,8 +44,6 @@ from tracefork_otel.spanmodel import EventRecord, LinkRecord, SpanKind, SpanReco
 DEMO = "tracefork_otel.demo.agent:run"
 SECRET = "sk-ant-e2e-" + "9d8c7b6a5f4e" * 4
 """The API key the recording process runs with; it must not reach any store or span."""
-
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY")
 
 
 class OtlpReceiver:
@@ -153,16 +151,6 @@ def _tfotel_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from tracefork_otel.cli import main; sys.argv[0] = 'tfotel'; main()"]
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TFOTEL_", "OTEL_", "ANTHROPIC_")) and k not in PROXY_VARIABLES
-    }
-    env.update(extra)
-    return env
-
-
 def _tfotel_process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*_tfotel_command(), *args], env=env, capture_output=True, text=True, timeout=120)
 
@@ -187,13 +175,12 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
     receiver = OtlpReceiver()
     try:
         with MessagesEndpoint(demo_policy) as endpoint:
-            env = _clean_env(
-                TFOTEL_HOME=str(home),
+            env = clean_env(
+                home,
                 OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
                 OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
                 OTEL_SERVICE_NAME="e2e",
                 ANTHROPIC_API_KEY=SECRET,
-                NO_PROXY="127.0.0.1,localhost",
             )
             done = _tfotel_process("record", "--agent", DEMO, "--base-url", endpoint.base_url, "--json", env=env)
             assert done.returncode == 0, done.stderr
@@ -281,7 +268,7 @@ def test_the_api_key_reached_no_store_and_no_span(production: Production) -> Non
 def test_replay_from_tempo_in_a_fresh_process(
     production: Production, tfotel: Callable[..., CliResult], tmp_path: Path
 ) -> None:
-    env = _clean_env(TFOTEL_HOME=os.environ["TFOTEL_HOME"])  # no spans here, no API key, no OTLP
+    env = clean_env(Path(os.environ["TFOTEL_HOME"]))  # no spans here, no API key, no OTLP
     local = tfotel("replay", production.trace_id, "--agent", DEMO)  # the span store here has never seen the run
     assert local.code == 2 and local.err.startswith(f"tfotel: error: trace {production.trace_id} not found in local")
     with TraceBackend("tempo", production.spans) as tempo:

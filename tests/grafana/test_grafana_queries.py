@@ -17,7 +17,6 @@ query of the committed dashboards:
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import clean_env
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -42,7 +42,6 @@ from tracefork_otel.spanstore.exporter import span_record_from_readable
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "grafana" / "dashboards"
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "grpc_proxy")
 
 SCOPED_ATTRIBUTE = re.compile(r"\b(span|resource|event|link|instrumentation)\.([A-Za-z_][\w.\-]*)")
 UNSCOPED_ATTRIBUTE = re.compile(r"(?<![\w.])\.([A-Za-z_][\w.\-]*)")
@@ -160,17 +159,6 @@ class Produced:
         if scope == "link":
             return any(name in link.attributes for s in spans for link in s.links)
         return False
-
-
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in PROXY_VARIABLES and not key.startswith(("OTEL_", "TFOTEL_", "ANTHROPIC_"))
-    }
-    env.update({"TFOTEL_HOME": str(home), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
-    env.update(extra)
-    return env
 
 
 def tfotel_demo(home: Path, **extra: str) -> tuple[str, list[SpanRecord]]:

@@ -17,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from cli_support import clean_env
 from click.testing import CliRunner
-from reliability_support import child_command, clean_env, integrity_ok
+from reliability_support import child_command, integrity_ok
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import FsspecBlobStore

@@ -22,8 +22,9 @@ from typing import Any
 
 import anthropic
 import pytest
+from cli_support import clean_env
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from reliability_support import MODEL, Trace, child_command, clean_env, integrity_ok, next_turn, turn_policy
+from reliability_support import MODEL, Trace, child_command, integrity_ok, next_turn, turn_policy
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import FsspecBlobStore, fsspec_store, is_digest, sha256_hex

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from cli_support import clean_env
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_support import clean_env, one_error_line, rle_bomb, tfotel_command
+from reliability_support import one_error_line, rle_bomb, tfotel_command
 
 from tracefork_otel.blobstore import sha256_hex
 from tracefork_otel.cli import cli

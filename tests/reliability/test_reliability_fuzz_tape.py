@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from cli_support import clean_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_support import clean_env, rle_bomb, run_child
+from reliability_support import rle_bomb, run_child
 
 from tracefork_otel._proto.tracefork.v1 import tape_pb2
 from tracefork_otel.blobstore import sha256_hex

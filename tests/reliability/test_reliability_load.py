@@ -21,11 +21,11 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
+from cli_support import clean_env
 from reliability_support import (
     MODEL,
     Trace,
     child_command,
-    clean_env,
     integrity_ok,
     next_turn,
     run_child,

@@ -20,7 +20,8 @@ from typing import Any
 
 import anthropic
 import pytest
-from reliability_support import MODEL, Trace, child_command, clean_env
+from cli_support import clean_env
+from reliability_support import MODEL, Trace, child_command
 
 import tracefork_otel
 from tracefork_otel import record_run, semconv

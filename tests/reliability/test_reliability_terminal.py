@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_support import clean_env, tfotel_command
+from cli_support import clean_env
+from reliability_support import tfotel_command
 
 from tracefork_otel.blobstore import sha256_hex
 from tracefork_otel.tape import Exchange, Tape, encode_bundle, tape_digest
