@@ -12,28 +12,25 @@ bit-exact, with no API key.
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_support import PROXY_VARIABLES, CliResult, clean_env, run_tfotel
 from google.protobuf.json_format import MessageToDict
+from loopback import OtlpReceiver
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from replay_backends import TraceBackend, _LoopbackServer
+from replay_backends import TraceBackend
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import FsspecBlobStore
@@ -44,57 +41,6 @@ from tracefork_otel.spanmodel import EventRecord, LinkRecord, SpanKind, SpanReco
 DEMO = "tracefork_otel.demo.agent:run"
 SECRET = "sk-ant-e2e-" + "9d8c7b6a5f4e" * 4
 """The API key the recording process runs with; it must not reach any store or span."""
-
-
-class OtlpReceiver:
-    """An OTLP/HTTP trace receiver on 127.0.0.1: keeps every ``ExportTraceServiceRequest`` posted to ``/v1/traces``."""
-
-    def __init__(self) -> None:
-        self.requests: list[ExportTraceServiceRequest] = []
-        self.raw: list[bytes] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                if self.headers.get("content-encoding") == "gzip":
-                    body = gzip.decompress(body)
-                if self.path != "/v1/traces" or not self.headers.get("content-type", "").startswith(
-                    "application/x-protobuf"
-                ):
-                    self.send_response(404)
-                    self.send_header("content-length", "0")
-                    self.end_headers()
-                    return
-                request = ExportTraceServiceRequest.FromString(body)
-                with receiver._lock:
-                    receiver.requests.append(request)
-                    receiver.raw.append(body)
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = _LoopbackServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
 
 # --- protobuf → SpanRecord, written independently of the package's JSON reader --------------
@@ -172,8 +118,7 @@ class Production:
 @pytest.fixture(scope="module")
 def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
     home = tmp_path_factory.mktemp("production") / "home"
-    receiver = OtlpReceiver()
-    try:
+    with OtlpReceiver() as receiver:
         with MessagesEndpoint(demo_policy) as endpoint:
             env = clean_env(
                 home,
@@ -197,12 +142,10 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             outcome=doc["outcome"],
             home=home,
             blobs=home / "blobs",
-            otlp=list(receiver.requests),
-            otlp_raw=list(receiver.raw),
+            otlp=receiver.requests,
+            otlp_raw=receiver.raw,
             spans=spans,
         )
-    finally:
-        receiver.close()
 
 
 @pytest.fixture

@@ -13,17 +13,15 @@ import json
 import logging
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
 from cli_support import clean_env
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from loopback import OtlpReceiver
 from reliability_support import MODEL, Trace, child_command, integrity_ok, next_turn, turn_policy
 
 from tracefork_otel import record_run, semconv
@@ -48,51 +46,29 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def slow_collector() -> Iterator[tuple[str, list[float]]]:
-    """An OTLP/HTTP receiver that sleeps 3 s on every export; yields its URL and the arrival times."""
-    arrivals: list[float] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            arrivals.append(time.monotonic())
-            time.sleep(3)
-            reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("content-type", "application/x-protobuf")
-            self.send_header("content-length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", arrivals
-    finally:
-        server.shutdown()
-        server.server_close()
+def slow_collector() -> Iterator[OtlpReceiver]:
+    """An OTLP/HTTP receiver that sleeps 3 s on every export."""
+    with OtlpReceiver(delay=3) as receiver:
+        yield receiver
 
 
 def test_a_dead_or_slow_collector_never_holds_the_run_back(
-    closed_port: int, slow_collector: tuple[str, list[float]], tmp_path: Path
+    closed_port: int, slow_collector: OtlpReceiver, tmp_path: Path
 ) -> None:
     """Two processes at once: OTLP/gRPC to a closed port, OTLP/HTTP to a receiver that takes 3 s per export.
 
     Either way the run completes and, the moment ``record_run`` returns, every span of it is
     in the local store (its exit flushes only the local store; OTLP carries on in the background).
     """
-    slow_url, arrivals = slow_collector
     setups = {
         "dead": {
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{closed_port}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
         },
-        "slow": {"OTEL_EXPORTER_OTLP_ENDPOINT": slow_url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+        "slow": {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": slow_collector.endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        },
     }
     children = {
         name: subprocess.Popen(
@@ -111,7 +87,7 @@ def test_a_dead_or_slow_collector_never_holds_the_run_back(
         assert result["exchanges"] == result["requests"] == STEPS, name
         assert result["stored_exchanges"] == list(range(STEPS)), name
         assert result["stored_root"] is True, name
-    assert arrivals, "the slow collector was never reached: the test did not test it"
+    assert slow_collector.paths, "the slow collector was never reached: the test did not test it"
 
 
 # --- (b) the blob store fails mid-run ---------------------------------------------------------
