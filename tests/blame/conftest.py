@@ -7,12 +7,12 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import anthropic
 import pytest
 from blame_support import API_KEY, CliResult, FailedRun, RiskyRefundPolicy
 from cli_support import clean_env, run_tfotel
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from trace_support import sdk_client
 
 from tracefork_otel.blobstore import open_blob_store
 from tracefork_otel.demo import MessagesEndpoint, oracle, run
@@ -48,9 +48,7 @@ def failed_run(spans: InMemorySpanExporter, endpoint: MessagesEndpoint) -> Faile
     while True:
         attempts += 1
         with record_run("risky-refund-desk") as recording:
-            client = anthropic.Anthropic(
-                base_url=endpoint.base_url, api_key=API_KEY, http_client=recording.http_client(trust_env=False)
-            )
+            client = sdk_client(endpoint.base_url, recording, api_key=API_KEY)
             with client:
                 outcome = run(client, recording.nondet)
         if not oracle(outcome):

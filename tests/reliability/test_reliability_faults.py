@@ -23,6 +23,7 @@ import pytest
 from cli_support import clean_env
 from loopback import OtlpReceiver
 from reliability_support import MODEL, Trace, child_command, integrity_ok, next_turn, turn_policy
+from trace_support import sdk_client
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import FsspecBlobStore, fsspec_store, is_digest, sha256_hex
@@ -158,13 +159,7 @@ def test_a_blob_store_that_fills_up_mid_run_corrupts_nothing(
     calls = 8
     with (
         record_run("disk-full", blob_store=store) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-test",
-            http_client=run.http_client(trust_env=False),
-            max_retries=0,
-            open_telemetry=False,
-        ) as client,
+        sdk_client(endpoint.base_url, run, max_retries=0, open_telemetry=False) as client,
     ):
         texts = _agent(client, calls)
 
@@ -212,13 +207,7 @@ def test_strict_mode_from_the_environment_raises_the_first_failure_into_the_agen
     with (
         pytest.raises(Exception) as caught,  # the BlobError itself, or the SDK wrapping it
         record_run("strict", blob_store=store) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-test",
-            http_client=run.http_client(trust_env=False),
-            max_retries=0,
-            open_telemetry=False,
-        ) as client,
+        sdk_client(endpoint.base_url, run, max_retries=0, open_telemetry=False) as client,
     ):
         messages: list[Any] = [{"role": "user", "content": "hello"}]
         for _ in range(5):

@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import anthropic
 import httpx2
 import pytest
 from cli_support import clean_env
@@ -33,6 +32,7 @@ from reliability_support import (
     tfotel_command,
     turn_policy,
 )
+from trace_support import async_sdk_client, sdk_client
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import FsspecBlobStore
@@ -55,12 +55,8 @@ TIMEOUT = httpx2.Timeout(120)
 def _sync_run(endpoint: MessagesEndpoint, marker: str) -> tuple[str, str]:
     with (
         record_run("load-thread") as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-load",
-            http_client=run.http_client(trust_env=False, verify=SSL, timeout=TIMEOUT),
-            max_retries=0,
-            open_telemetry=False,
+        sdk_client(
+            endpoint.base_url, run, http={"verify": SSL, "timeout": TIMEOUT}, max_retries=0, open_telemetry=False
         ) as client,
     ):
         messages: list[Any] = [{"role": "user", "content": f"Work for {marker}."}]
@@ -76,12 +72,8 @@ def _sync_run(endpoint: MessagesEndpoint, marker: str) -> tuple[str, str]:
 
 async def _async_run(endpoint: MessagesEndpoint, marker: str) -> tuple[str, str]:
     with record_run("load-task") as run:
-        async with anthropic.AsyncAnthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-load",
-            http_client=run.async_http_client(trust_env=False, verify=SSL, timeout=TIMEOUT),
-            max_retries=0,
-            open_telemetry=False,
+        async with async_sdk_client(
+            endpoint.base_url, run, http={"verify": SSL, "timeout": TIMEOUT}, max_retries=0, open_telemetry=False
         ) as client:
             messages: list[Any] = [{"role": "user", "content": f"Work for {marker}."}]
             for step in range(STEPS):
