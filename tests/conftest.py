@@ -19,6 +19,13 @@ from tracefork_otel.demo import MessagesEndpoint, Policy
 _MEMORY = InMemorySpanExporter()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every ``subprocess`` test is also ``slow``, so ``-m "not slow"`` is the fast tier."""
+    for item in items:
+        if item.get_closest_marker("subprocess") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def span_exporter() -> Iterator[InMemorySpanExporter]:
     """The in-memory exporter behind the process's global SDK ``TracerProvider``.

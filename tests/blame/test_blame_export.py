@@ -20,6 +20,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from tracefork_otel.demo import MessagesEndpoint
 
+pytestmark = pytest.mark.subprocess
+
 STEP_KEYS = ("step", "score", "ci_low", "ci_high", "samples", "rank")
 
 

@@ -38,6 +38,8 @@ from tracefork_otel.demo import MessagesEndpoint, demo_policy
 from tracefork_otel.sources import parse_traces, to_otlp_json
 from tracefork_otel.spanmodel import EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode
 
+pytestmark = pytest.mark.subprocess
+
 DEMO = "tracefork_otel.demo.agent:run"
 SECRET = "sk-ant-e2e-" + "9d8c7b6a5f4e" * 4
 """The API key the recording process runs with; it must not reach any store or span."""

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from anthropic.types import Message, MessageParam
 from trace_support import async_sdk_client, sdk_client
 
@@ -67,6 +68,7 @@ def check_runs(
         assert len(store.digests()) == 2 * STEPS  # nothing of any other run landed here
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_asyncio_runs(serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Any]) -> None:
     endpoint = serve(policy)
 
@@ -88,6 +90,7 @@ def test_fifty_concurrent_asyncio_runs(serve: Callable[..., MessagesEndpoint], t
     check_runs(asyncio.run(main()), trace_of, endpoint)
 
 
+@pytest.mark.slow
 def test_eight_threads_of_five_runs(serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Any]) -> None:
     """With the SDK's own spans on (the asyncio test has them off): our spans still find their run's root."""
     endpoint = serve(policy)

@@ -168,6 +168,7 @@ def test_strict_mode_from_the_environment(
         run_agent(endpoint, str(tmp_path / "f" / "blobs"), stream=True)
 
 
+@pytest.mark.subprocess
 def test_the_demo_completes_when_its_home_cannot_be_created(
     tmp_path: Path,
     child_env: Callable[..., dict[str, str]],

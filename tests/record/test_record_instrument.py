@@ -181,6 +181,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.subprocess
 def test_opentelemetry_instrument_records_a_plain_script(
     tmp_path: Path, child_env: Callable[..., dict[str, str]]
 ) -> None:

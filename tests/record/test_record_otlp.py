@@ -20,6 +20,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import FsspecBlobStore
 
+pytestmark = pytest.mark.subprocess
+
 DEMO_MODEL = "claude-sonnet-4-6"
 
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_support import clean_env
 from click.testing import CliRunner
 from reliability_support import child_command, integrity_ok
@@ -26,6 +27,8 @@ from tracefork_otel.blobstore import FsspecBlobStore
 from tracefork_otel.cli import cli
 from tracefork_otel.replay.rebuild import rebuild_tape
 from tracefork_otel.spanstore import SpanStore
+
+pytestmark = pytest.mark.subprocess
 
 STEPS = 30
 KILL_AFTER = 10

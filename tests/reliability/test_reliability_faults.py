@@ -53,6 +53,7 @@ def slow_collector() -> Iterator[OtlpReceiver]:
         yield receiver
 
 
+@pytest.mark.subprocess
 def test_a_dead_or_slow_collector_never_holds_the_run_back(
     closed_port: int, slow_collector: OtlpReceiver, tmp_path: Path
 ) -> None:
@@ -230,6 +231,7 @@ def _read_json(stream: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("budget", ["default", "small"])
+@pytest.mark.subprocess
 def test_a_locked_span_store(budget: str, tmp_path: Path) -> None:
     """A process holds ``BEGIN EXCLUSIVE`` on ``spans.sqlite3`` while a run records.
 

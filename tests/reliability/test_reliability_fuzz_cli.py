@@ -84,6 +84,7 @@ def test_import_of_a_fuzzed_file_is_one_line_and_exit_2(workdir: Path, data: byt
     assert not home.exists() or not any(home.rglob("*")), "a refused import wrote something"
 
 
+@pytest.mark.subprocess
 def test_import_of_a_bomb_in_a_real_process(tmp_path: Path) -> None:
     """A 64 KiB file that expands to 2 GiB: the real ``tfotel`` refuses it in one line."""
     path = tmp_path / "bomb.tftape"

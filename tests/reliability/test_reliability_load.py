@@ -87,6 +87,7 @@ async def _async_run(endpoint: MessagesEndpoint, marker: str) -> tuple[str, str]
     return marker, run.trace_id
 
 
+@pytest.mark.slow
 def test_two_hundred_concurrent_runs_in_threads_and_tasks(
     serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Trace], tmp_path: Path
 ) -> None:
@@ -124,6 +125,7 @@ def test_two_hundred_concurrent_runs_in_threads_and_tasks(
     assert streamed == len(runs) * (STEPS // STREAM_EVERY)
 
 
+@pytest.mark.subprocess
 def test_four_processes_write_one_home_at_once(serve: Callable[..., MessagesEndpoint], tmp_path: Path) -> None:
     endpoint = serve(turn_policy)
     home = tmp_path / "shared-home"
@@ -177,6 +179,7 @@ MAX_BYTES_PER_EXCHANGE = 200
 
 
 @pytest.mark.parametrize("how", ["record_run", "session"])
+@pytest.mark.subprocess
 def test_memory_stays_flat_per_exchange(how: str, tmp_path: Path) -> None:
     """Exchanges through a MockTransport in a fresh process; tracemalloc's net growth from warm-up to the end.
 

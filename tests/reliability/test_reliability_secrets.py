@@ -51,6 +51,7 @@ AGENT = textwrap.dedent(
 )
 
 
+@pytest.mark.subprocess
 def test_no_key_or_auth_header_is_written_anywhere(tmp_path: Path, serve: Callable[..., MessagesEndpoint]) -> None:
     unique = uuid.uuid4().hex
     secrets = {

@@ -21,7 +21,7 @@ from reliability_support import tfotel_command
 from tracefork_otel.blobstore import sha256_hex
 from tracefork_otel.tape import Exchange, Tape, encode_bundle, tape_digest
 
-pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+pytestmark = pytest.mark.subprocess
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 FORGED = "ok 4bf92f3577b34da6a3ce929d0e0e4736: 3 steps bit-exact"

@@ -32,10 +32,13 @@ from tracefork_otel.sources.local import LocalSource
 from tracefork_otel.spanstore import SpanStore
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not on PATH (bash scripts/ensure_chromium.sh installs Debian's package with apt-get)",
-)
+pytestmark = [
+    pytest.mark.subprocess,  # a Chromium, and tfotel in child processes
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="chromium is not on PATH (bash scripts/ensure_chromium.sh installs Debian's package with apt-get)",
+    ),
+]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'")
 
 REPO = Path(__file__).resolve().parents[2]
