@@ -1,4 +1,4 @@
-"""HTTP servers on 127.0.0.1 for the tests and the benchmark: the server class, and an OTLP/HTTP trace receiver.
+"""HTTP servers on 127.0.0.1 for the tests and the benchmark: the server class, an OTLP/HTTP trace receiver.
 
 Plain code on the standard library and ``opentelemetry-proto`` only, so that ``bench``
 can load this file by its path (``bench/otlp.py``) without the test suite on ``sys.path``.
@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -20,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 TRACES_PATH = "/v1/traces"
@@ -146,3 +148,15 @@ def _handler(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:
             """Quiet."""
 
     return Handler
+
+
+def attributes(key_values: Iterable[KeyValue]) -> dict[str, Any]:
+    """OTLP protobuf attributes (of a resource, span, event or link) as a dict of plain values, arrays as lists."""
+    return {kv.key: _plain(kv.value) for kv in key_values}
+
+
+def _plain(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_plain(v) for v in value.array_value.values]
+    return getattr(value, kind) if kind else None

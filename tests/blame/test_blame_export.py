@@ -15,23 +15,13 @@ from typing import Any
 import pytest
 from blame_support import AGENT, DECISIVE_STEP, ORACLE, CliResult, FailedRun
 from cli_support import clean_env
-from loopback import OtlpReceiver
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from loopback import OtlpReceiver, attributes
 
 from tracefork_otel.demo import MessagesEndpoint
 
 pytestmark = pytest.mark.subprocess
 
 STEP_KEYS = ("step", "score", "ci_low", "ci_high", "samples", "rank")
-
-
-def value(v: AnyValue) -> Any:
-    kind = v.WhichOneof("value")
-    return getattr(v, kind) if kind else None
-
-
-def attrs(kvs: Any) -> dict[str, Any]:
-    return {kv.key: value(kv.value) for kv in kvs if isinstance(kv, KeyValue)}
 
 
 @pytest.fixture
@@ -78,7 +68,7 @@ def check_otlp(failed_run: FailedRun, receiver: OtlpReceiver, exported: dict[str
 
     (root,) = [s for s in spans if not s.parent_span_id]
     assert root.name == "tracefork.blame"
-    root_attrs = attrs(root.attributes)
+    root_attrs = attributes(root.attributes)
     assert root_attrs["tracefork.blame.trace_id"] == failed_run.trace_id
     assert root_attrs["tracefork.blame.oracle"] == ORACLE
     assert root_attrs["tracefork.blame.perturb"] == "resample"
@@ -88,19 +78,21 @@ def check_otlp(failed_run: FailedRun, receiver: OtlpReceiver, exported: dict[str
     # Linked to every exchange span of the analysed run, so a backend can jump from one to the other.
     assert {link.trace_id for link in root.links} == {analysed}
     assert sorted(link.span_id.hex() for link in root.links) == sorted(ex.span_id for ex in failed_run.tape.exchanges)
-    assert sorted(attrs(link.attributes)["tracefork.blame.step"] for link in root.links) == [0, 1, 2]
+    assert sorted(attributes(link.attributes)["tracefork.blame.step"] for link in root.links) == [0, 1, 2]
 
-    children = sorted((s for s in spans if s.parent_span_id), key=lambda s: attrs(s.attributes)["tracefork.blame.step"])
+    children = sorted(
+        (s for s in spans if s.parent_span_id), key=lambda s: attributes(s.attributes)["tracefork.blame.step"]
+    )
     reported = {s["step"]: s for s in exported["steps"]}
-    assert [attrs(c.attributes)["tracefork.blame.step"] for c in children] == [0, 1, 2]
+    assert [attributes(c.attributes)["tracefork.blame.step"] for c in children] == [0, 1, 2]
     for child in children:
         assert child.parent_span_id == root.span_id
-        a = attrs(child.attributes)
+        a = attributes(child.attributes)
         step = reported[a["tracefork.blame.step"]]
         assert a["tracefork.blame.trace_id"] == failed_run.trace_id
         for key in STEP_KEYS:
             assert a[f"tracefork.blame.{key}"] == pytest.approx(step[key], abs=5e-5), key
-        events = {e.name: attrs(e.attributes) for e in child.events}
+        events = {e.name: attributes(e.attributes) for e in child.events}
         assert set(events) == {"tracefork.blame.step", "gen_ai.evaluation.result"}
         assert events["tracefork.blame.step"] == {
             f"tracefork.blame.{key}": a[f"tracefork.blame.{key}"] for key in STEP_KEYS

@@ -25,11 +25,10 @@ from typing import Any
 import pytest
 from cli_support import PROXY_VARIABLES, CliResult, clean_env, run_tfotel
 from google.protobuf.json_format import MessageToDict
-from loopback import OtlpReceiver
+from loopback import OtlpReceiver, attributes
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from replay_backends import TraceBackend
 
 from tracefork_otel import semconv
@@ -48,22 +47,11 @@ SECRET = "sk-ant-e2e-" + "9d8c7b6a5f4e" * 4
 # --- protobuf → SpanRecord, written independently of the package's JSON reader --------------
 
 
-def _plain(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [_plain(v) for v in value.array_value.values]
-    return getattr(value, kind) if kind else None
-
-
-def _attrs(key_values: Any) -> dict[str, Any]:
-    return {kv.key: _plain(kv.value) for kv in key_values}
-
-
 def spans_from_proto(request: ExportTraceServiceRequest) -> list[SpanRecord]:
     """The spans of one export request, straight from the protobuf fields."""
     out = []
     for rs in request.resource_spans:
-        resource = _attrs(rs.resource.attributes)
+        resource = attributes(rs.resource.attributes)
         for ss in rs.scope_spans:
             for s in ss.spans:
                 out.append(
@@ -75,10 +63,10 @@ def spans_from_proto(request: ExportTraceServiceRequest) -> list[SpanRecord]:
                         kind=SpanKind(s.kind),
                         start_time_unix_nano=s.start_time_unix_nano,
                         end_time_unix_nano=s.end_time_unix_nano,
-                        attributes=_attrs(s.attributes),
-                        events=tuple(EventRecord(e.name, e.time_unix_nano, _attrs(e.attributes)) for e in s.events),
+                        attributes=attributes(s.attributes),
+                        events=tuple(EventRecord(e.name, e.time_unix_nano, attributes(e.attributes)) for e in s.events),
                         links=tuple(
-                            LinkRecord(k.trace_id.hex(), k.span_id.hex(), _attrs(k.attributes)) for k in s.links
+                            LinkRecord(k.trace_id.hex(), k.span_id.hex(), attributes(k.attributes)) for k in s.links
                         ),
                         status_code=StatusCode(s.status.code),
                         status_message=s.status.message,

@@ -12,9 +12,8 @@ from typing import Any
 
 import grpc
 import pytest
-from loopback import OtlpReceiver
+from loopback import OtlpReceiver, attributes
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tracefork_otel import semconv
@@ -34,17 +33,6 @@ def resource_spans(requests: list[trace_service_pb2.ExportTraceServiceRequest]) 
         for ss in rs.scope_spans
         for span in ss.spans
     ]
-
-
-def value(any_value: AnyValue) -> Any:
-    kind = any_value.WhichOneof("value")
-    if kind == "array_value":
-        return [value(v) for v in any_value.array_value.values]
-    return getattr(any_value, kind) if kind else None
-
-
-def attributes(pairs: Any) -> dict[str, Any]:
-    return {kv.key: value(kv.value) for kv in pairs}
 
 
 Received = Callable[[], list[trace_service_pb2.ExportTraceServiceRequest]]
