@@ -62,6 +62,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("import-fuzz")
 
 
+@pytest.mark.slow
 @given(files())
 @settings(deadline=None, database=None, suppress_health_check=list(HealthCheck), max_examples=EXAMPLES["fuzzed files"])
 def test_import_of_a_fuzzed_file_is_one_line_and_exit_2(workdir: Path, data: bytes) -> None:
