@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import select
 import socket
 import subprocess
 import sys
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -105,43 +103,18 @@ def child(steps: int) -> None:
 # --- the parent ------------------------------------------------------------------------
 
 
-class _SlowHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        self.rfile.read(length)
-        server: Any = self.server
-        with server.lock:
-            server.requests += 1
-            server.bytes += length
-        time.sleep(server.delay)
-        self.send_response(200)
-        self.send_header("content-type", "application/x-protobuf")
-        self.send_header("content-length", "0")
-        self.end_headers()
+def _receiver_class() -> Any:
+    """The test suite's ``OtlpReceiver`` (``tests/loopback.py``), loaded by its path: ``tests/`` is not a package.
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class Receiver:
-    """An OTLP/HTTP receiver on 127.0.0.1 that sleeps ``delay`` seconds before answering each request."""
-
-    def __init__(self, delay: float) -> None:
-        server: Any = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
-        server.daemon_threads = True
-        server.block_on_close = False
-        server.delay, server.requests, server.bytes, server.lock = delay, 0, 0, threading.Lock()
-        self.server = server
-        self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        self._thread = threading.Thread(target=server.serve_forever, name="bench-slow-otlp", daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    ``OtlpReceiver(delay=s)`` answers every export after sleeping ``s`` seconds.
+    """
+    path = Path(__file__).resolve().parent.parent / "tests" / "loopback.py"
+    spec = importlib.util.spec_from_file_location("tfotel_tests_loopback", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load the OTLP receiver from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.OtlpReceiver
 
 
 def closed_port() -> int:
@@ -224,8 +197,9 @@ def _per_exchange_us(samples: list[dict[str, float]]) -> dict[str, Any]:
 def measure(root: Path, rounds: int, warmup: int = 2, steps: int = STEPS) -> dict[str, Any]:
     """Every arm interleaved, one run each per round; agent path per exchange and exit time, with ratios to ``none``."""
     port = closed_port()
-    with Receiver(0.0) as ok, Receiver(SLOW_DELAY_S) as slow:
-        urls = {"http-ok": ok.url, "http-slow": slow.url}
+    receiver = _receiver_class()
+    with receiver() as ok, receiver(delay=SLOW_DELAY_S) as slow:
+        urls = {"http-ok": ok.endpoint, "http-slow": slow.endpoint}
         children = {arm: _Child(arm, root, port, urls, steps) for arm in ARMS}
         samples: dict[str, list[dict[str, float]]] = {arm: [] for arm in ARMS}
         try:
@@ -237,7 +211,7 @@ def measure(root: Path, rounds: int, warmup: int = 2, steps: int = STEPS) -> dic
         finally:
             logs = {arm: child.close() for arm, child in children.items()}
         received = {
-            name: {"requests": r.server.requests, "bytes": r.server.bytes} for name, r in (("ok", ok), ("slow", slow))
+            name: {"requests": len(r.raw), "bytes": sum(map(len, r.raw))} for name, r in (("ok", ok), ("slow", slow))
         }
     base = samples["none"]
     arms: dict[str, Any] = {}

@@ -1,12 +1,41 @@
-"""Running ``tfotel`` in-process from tests, and reading its result (shared by every test folder)."""
+"""Running ``tfotel`` from tests (in-process, or the environment of a child process), and reading its result.
+
+Shared by every test folder (and ``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+PROXY_VARIABLES = (
+    *("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"),
+    *("http_proxy", "https_proxy", "all_proxy", "no_proxy"),
+    "grpc_proxy",
+)
+"""The proxy settings httpx and gRPC read from the environment; loopback traffic in tests must not go through one."""
+
+LOOPBACK = "127.0.0.1,localhost"
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a child process: ours without proxies or OTel/tracefork/Anthropic settings, plus ``extra``.
+
+    ``TFOTEL_HOME`` is ``home``, and ``NO_PROXY`` keeps loopback direct even if a proxy comes back in ``extra``.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in PROXY_VARIABLES and not key.startswith(("OTEL_", "TFOTEL_", "ANTHROPIC_"))
+    }
+    env.update({"TFOTEL_HOME": str(home), "NO_PROXY": LOOPBACK, "no_proxy": LOOPBACK})
+    env.update(extra)
+    return env
 
 
 @dataclass(frozen=True)

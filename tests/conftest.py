@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import PROXY_VARIABLES, clean_env
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -18,7 +18,12 @@ from tracefork_otel.demo import MessagesEndpoint, Policy
 
 _MEMORY = InMemorySpanExporter()
 
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "grpc_proxy")
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every ``subprocess`` test is also ``slow``, so ``-m "not slow"`` is the fast tier."""
+    for item in items:
+        if item.get_closest_marker("subprocess") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -87,18 +92,6 @@ def serve() -> Iterator[Callable[..., MessagesEndpoint]]:
     yield start
     for endpoint in started:
         endpoint.stop()
-
-
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment for a child process: ours without proxies or OTel/tracefork settings, plus ``extra``."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in PROXY_VARIABLES and not key.startswith(("OTEL_", "TFOTEL_", "ANTHROPIC_"))
-    }
-    env.update({"TFOTEL_HOME": str(home), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from standin import QUESTION, MultiplyModel
 
 from tracefork_otel.demo import MessagesEndpoint
 
-pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+pytestmark = pytest.mark.subprocess
 
 MODEL_CALLS = {
     "quickstart_loop": 2,

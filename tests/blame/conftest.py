@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import anthropic
 import pytest
 from blame_support import API_KEY, CliResult, FailedRun, RiskyRefundPolicy
-from cli_support import run_tfotel
+from cli_support import clean_env, run_tfotel
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from trace_support import sdk_client
 
 from tracefork_otel.blobstore import open_blob_store
 from tracefork_otel.demo import MessagesEndpoint, oracle, run
@@ -49,9 +48,7 @@ def failed_run(spans: InMemorySpanExporter, endpoint: MessagesEndpoint) -> Faile
     while True:
         attempts += 1
         with record_run("risky-refund-desk") as recording:
-            client = anthropic.Anthropic(
-                base_url=endpoint.base_url, api_key=API_KEY, http_client=recording.http_client(trust_env=False)
-            )
+            client = sdk_client(endpoint.base_url, recording, api_key=API_KEY)
             with client:
                 outcome = run(client, recording.nondet)
         if not oracle(outcome):
@@ -80,18 +77,6 @@ def tfotel(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) 
     return invoke
 
 
-def subprocess_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment of a ``tfotel`` subprocess: the test's home, no proxies, no inherited OTel set-up."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("OTEL_", "TFOTEL_")) and k.lower() not in {"http_proxy", "https_proxy", "all_proxy"}
-    }
-    env.update(TFOTEL_HOME=str(home), NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def tfotel_subprocess() -> Callable[..., CliResult]:
     """Run ``tfotel`` in a child process (stdin not a terminal): ``tfotel_subprocess(home, *args, env=...)``."""
@@ -99,7 +84,7 @@ def tfotel_subprocess() -> Callable[..., CliResult]:
     def invoke(home: Path, *args: str, env: dict[str, str] | None = None) -> CliResult:
         proc = subprocess.run(
             [sys.executable, "-c", "from tracefork_otel.cli import main; main()", *args],
-            env=env or subprocess_env(home),
+            env=env or clean_env(home),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

@@ -70,6 +70,7 @@ def test_a_dollar_budget_stops_early(
         assert "\nagent runs 10 (fixed k=10 per step: 30);" in result.out
 
 
+@pytest.mark.subprocess
 def test_without_yes_and_no_terminal_nothing_is_spent(
     failed_run: FailedRun, endpoint: MessagesEndpoint, tfotel_subprocess: Callable[..., CliResult]
 ) -> None:

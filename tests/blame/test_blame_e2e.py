@@ -39,6 +39,7 @@ def test_the_recorded_run_fails_and_replays_bit_exact(failed_run: FailedRun, pol
     assert recorded_verdict(failed_run.tape, failed_run.store, run, oracle) is False
 
 
+@pytest.mark.slow
 def test_blame_run_ranks_the_decisive_step_first(
     failed_run: FailedRun, endpoint: MessagesEndpoint, policy: RiskyRefundPolicy
 ) -> None:
@@ -91,6 +92,7 @@ def test_the_cost_estimate_is_made_before_spending(failed_run: FailedRun) -> Non
     assert 0 < estimate.dollars(estimate.runs_expected) < estimate.dollars(estimate.runs_worst)
 
 
+@pytest.mark.subprocess
 def test_tfotel_blame_ranks_the_decisive_step_first(
     failed_run: FailedRun, endpoint: MessagesEndpoint, tfotel_subprocess: Callable[..., CliResult]
 ) -> None:

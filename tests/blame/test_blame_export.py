@@ -7,84 +7,21 @@ the standard ``OTEL_EXPORTER_OTLP_*`` variables.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from blame_support import AGENT, DECISIVE_STEP, ORACLE, CliResult, FailedRun
-from conftest import subprocess_env
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from cli_support import clean_env
+from loopback import OtlpReceiver, attributes
 
 from tracefork_otel.demo import MessagesEndpoint
 
+pytestmark = pytest.mark.subprocess
+
 STEP_KEYS = ("step", "score", "ci_low", "ci_high", "samples", "rank")
-
-
-class OtlpReceiver:
-    """An OTLP/HTTP trace receiver on 127.0.0.1: keeps every span it is sent."""
-
-    def __init__(self) -> None:
-        self.spans: list[Span] = []
-        self.paths: list[str] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet."""
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                if self.headers.get("content-encoding") == "gzip":
-                    body = gzip.decompress(body)
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                with receiver._lock:
-                    receiver.paths.append(self.path)
-                    receiver.spans += [
-                        span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans
-                    ]
-                reply = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> OtlpReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-
-def value(v: AnyValue) -> Any:
-    kind = v.WhichOneof("value")
-    return getattr(v, kind) if kind else None
-
-
-def attrs(kvs: Any) -> dict[str, Any]:
-    return {kv.key: value(kv.value) for kv in kvs if isinstance(kv, KeyValue)}
 
 
 @pytest.fixture
@@ -101,7 +38,7 @@ def exported(
     tfotel_subprocess: Callable[..., CliResult],
 ) -> dict[str, Any]:
     """``tfotel blame --json`` in a child process exporting to the receiver (and the local store)."""
-    env = subprocess_env(
+    env = clean_env(
         failed_run.home,
         OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
         OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
@@ -131,7 +68,7 @@ def check_otlp(failed_run: FailedRun, receiver: OtlpReceiver, exported: dict[str
 
     (root,) = [s for s in spans if not s.parent_span_id]
     assert root.name == "tracefork.blame"
-    root_attrs = attrs(root.attributes)
+    root_attrs = attributes(root.attributes)
     assert root_attrs["tracefork.blame.trace_id"] == failed_run.trace_id
     assert root_attrs["tracefork.blame.oracle"] == ORACLE
     assert root_attrs["tracefork.blame.perturb"] == "resample"
@@ -141,19 +78,21 @@ def check_otlp(failed_run: FailedRun, receiver: OtlpReceiver, exported: dict[str
     # Linked to every exchange span of the analysed run, so a backend can jump from one to the other.
     assert {link.trace_id for link in root.links} == {analysed}
     assert sorted(link.span_id.hex() for link in root.links) == sorted(ex.span_id for ex in failed_run.tape.exchanges)
-    assert sorted(attrs(link.attributes)["tracefork.blame.step"] for link in root.links) == [0, 1, 2]
+    assert sorted(attributes(link.attributes)["tracefork.blame.step"] for link in root.links) == [0, 1, 2]
 
-    children = sorted((s for s in spans if s.parent_span_id), key=lambda s: attrs(s.attributes)["tracefork.blame.step"])
+    children = sorted(
+        (s for s in spans if s.parent_span_id), key=lambda s: attributes(s.attributes)["tracefork.blame.step"]
+    )
     reported = {s["step"]: s for s in exported["steps"]}
-    assert [attrs(c.attributes)["tracefork.blame.step"] for c in children] == [0, 1, 2]
+    assert [attributes(c.attributes)["tracefork.blame.step"] for c in children] == [0, 1, 2]
     for child in children:
         assert child.parent_span_id == root.span_id
-        a = attrs(child.attributes)
+        a = attributes(child.attributes)
         step = reported[a["tracefork.blame.step"]]
         assert a["tracefork.blame.trace_id"] == failed_run.trace_id
         for key in STEP_KEYS:
             assert a[f"tracefork.blame.{key}"] == pytest.approx(step[key], abs=5e-5), key
-        events = {e.name: attrs(e.attributes) for e in child.events}
+        events = {e.name: attributes(e.attributes) for e in child.events}
         assert set(events) == {"tracefork.blame.step", "gen_ai.evaluation.result"}
         assert events["tracefork.blame.step"] == {
             f"tracefork.blame.{key}": a[f"tracefork.blame.{key}"] for key in STEP_KEYS

@@ -41,6 +41,7 @@ def test_the_committed_reference_passes_and_covers_every_scenario(reference: dic
     assert covered == {(s.name, seed) for s in SCENARIOS for seed in (0, 1)}
 
 
+@pytest.mark.slow
 def test_validate_a_subset_passes(tfotel: Callable[..., CliResult]) -> None:
     result = tfotel("validate", *SUBSET, "--json")
     assert result.code == 0, result.err
@@ -60,6 +61,7 @@ def test_validate_a_subset_passes(tfotel: Callable[..., CliResult]) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_check_against_a_doctored_reference_names_the_regression(
     tfotel: Callable[..., CliResult], reference: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -94,6 +96,7 @@ def test_check_against_a_json_that_is_not_a_report_is_bad_input(
     assert line == f"tfotel: error: reference report {foreign} is not a JSON object"
 
 
+@pytest.mark.slow
 def test_full_validation_passes_against_reference(tfotel: Callable[..., CliResult]) -> None:
     """The acceptance test: every scenario, both seeds, against the committed reference (~45 s)."""
     result = tfotel("validate", "--check", "--json")

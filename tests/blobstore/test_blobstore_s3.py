@@ -78,6 +78,7 @@ def test_put_get_has_round_trip(endpoint: str, bucket: str, s3: Any) -> None:
     assert s3.get_object(Bucket=bucket, Key=object_key(digest))["Body"].read().startswith(MAGIC)
 
 
+@pytest.mark.slow
 def test_delta_chains_round_trip(endpoint: str, bucket: str) -> None:
     store = open_store(endpoint, bucket)
     bodies = [body(n) for n in range(1, MAX_CHAIN_DEPTH + 4)]

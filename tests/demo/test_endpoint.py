@@ -12,6 +12,8 @@ from typing import Any
 
 import anthropic
 import pytest
+from cli_support import PROXY_VARIABLES
+from trace_support import async_sdk_client, sdk_client
 
 from tracefork_otel.demo import (
     DEMO_MODEL,
@@ -56,7 +58,7 @@ def tool_policy(request: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     # The SDK honours proxy variables; loopback traffic must not go through one.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -67,7 +69,7 @@ def endpoint() -> Iterator[MessagesEndpoint]:
 
 
 def client_for(ep: MessagesEndpoint, max_retries: int = 0) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=ep.base_url, api_key="sk-test", max_retries=max_retries, timeout=TIMEOUT)
+    return sdk_client(ep.base_url, max_retries=max_retries, timeout=TIMEOUT)
 
 
 def raw_post(ep: MessagesEndpoint, path: str, body: bytes) -> tuple[int, Any]:
@@ -89,9 +91,7 @@ def run_agent(mode: str, ep: MessagesEndpoint) -> dict[str, Any]:
             return run(client, FixedNondet())
 
     async def main() -> dict[str, Any]:
-        async with anthropic.AsyncAnthropic(
-            base_url=ep.base_url, api_key="sk-test", max_retries=0, timeout=TIMEOUT
-        ) as client:
+        async with async_sdk_client(ep.base_url, max_retries=0, timeout=TIMEOUT) as client:
             return await run_async(client, FixedNondet())
 
     return asyncio.run(main())
@@ -168,9 +168,7 @@ def test_stream_helper_accumulates_the_final_message() -> None:
 
 def test_async_client_create_stream_and_stream_helper() -> None:
     async def drive(base_url: str) -> tuple[str, list[str], str]:
-        async with anthropic.AsyncAnthropic(
-            base_url=base_url, api_key="sk-test", max_retries=0, timeout=TIMEOUT
-        ) as client:
+        async with async_sdk_client(base_url, max_retries=0, timeout=TIMEOUT) as client:
             reply = await client.messages.create(model=DEMO_MODEL, max_tokens=64, messages=USER)
             events = await client.messages.create(model=DEMO_MODEL, max_tokens=64, messages=USER, stream=True)
             kinds: list[str] = [event.type async for event in events]

@@ -12,28 +12,24 @@ bit-exact, with no API key.
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import CliResult, run_tfotel
+from cli_support import PROXY_VARIABLES, CliResult, clean_env, run_tfotel
 from google.protobuf.json_format import MessageToDict
+from loopback import OtlpReceiver, attributes
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from replay_backends import TraceBackend, _LoopbackServer
+from replay_backends import TraceBackend
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import FsspecBlobStore
@@ -41,83 +37,21 @@ from tracefork_otel.demo import MessagesEndpoint, demo_policy
 from tracefork_otel.sources import parse_traces, to_otlp_json
 from tracefork_otel.spanmodel import EventRecord, LinkRecord, SpanKind, SpanRecord, StatusCode
 
+pytestmark = pytest.mark.subprocess
+
 DEMO = "tracefork_otel.demo.agent:run"
 SECRET = "sk-ant-e2e-" + "9d8c7b6a5f4e" * 4
 """The API key the recording process runs with; it must not reach any store or span."""
 
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "NO_PROXY")
-
-
-class OtlpReceiver:
-    """An OTLP/HTTP trace receiver on 127.0.0.1: keeps every ``ExportTraceServiceRequest`` posted to ``/v1/traces``."""
-
-    def __init__(self) -> None:
-        self.requests: list[ExportTraceServiceRequest] = []
-        self.raw: list[bytes] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                if self.headers.get("content-encoding") == "gzip":
-                    body = gzip.decompress(body)
-                if self.path != "/v1/traces" or not self.headers.get("content-type", "").startswith(
-                    "application/x-protobuf"
-                ):
-                    self.send_response(404)
-                    self.send_header("content-length", "0")
-                    self.end_headers()
-                    return
-                request = ExportTraceServiceRequest.FromString(body)
-                with receiver._lock:
-                    receiver.requests.append(request)
-                    receiver.raw.append(body)
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = _LoopbackServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
 
 # --- protobuf → SpanRecord, written independently of the package's JSON reader --------------
-
-
-def _plain(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [_plain(v) for v in value.array_value.values]
-    return getattr(value, kind) if kind else None
-
-
-def _attrs(key_values: Any) -> dict[str, Any]:
-    return {kv.key: _plain(kv.value) for kv in key_values}
 
 
 def spans_from_proto(request: ExportTraceServiceRequest) -> list[SpanRecord]:
     """The spans of one export request, straight from the protobuf fields."""
     out = []
     for rs in request.resource_spans:
-        resource = _attrs(rs.resource.attributes)
+        resource = attributes(rs.resource.attributes)
         for ss in rs.scope_spans:
             for s in ss.spans:
                 out.append(
@@ -129,10 +63,10 @@ def spans_from_proto(request: ExportTraceServiceRequest) -> list[SpanRecord]:
                         kind=SpanKind(s.kind),
                         start_time_unix_nano=s.start_time_unix_nano,
                         end_time_unix_nano=s.end_time_unix_nano,
-                        attributes=_attrs(s.attributes),
-                        events=tuple(EventRecord(e.name, e.time_unix_nano, _attrs(e.attributes)) for e in s.events),
+                        attributes=attributes(s.attributes),
+                        events=tuple(EventRecord(e.name, e.time_unix_nano, attributes(e.attributes)) for e in s.events),
                         links=tuple(
-                            LinkRecord(k.trace_id.hex(), k.span_id.hex(), _attrs(k.attributes)) for k in s.links
+                            LinkRecord(k.trace_id.hex(), k.span_id.hex(), attributes(k.attributes)) for k in s.links
                         ),
                         status_code=StatusCode(s.status.code),
                         status_message=s.status.message,
@@ -151,16 +85,6 @@ def _tfotel_command() -> list[str]:
     if script.is_file():
         return [str(script)]
     return [sys.executable, "-c", "import sys; from tracefork_otel.cli import main; sys.argv[0] = 'tfotel'; main()"]
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("TFOTEL_", "OTEL_", "ANTHROPIC_")) and k not in PROXY_VARIABLES
-    }
-    env.update(extra)
-    return env
 
 
 def _tfotel_process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -184,16 +108,14 @@ class Production:
 @pytest.fixture(scope="module")
 def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]:
     home = tmp_path_factory.mktemp("production") / "home"
-    receiver = OtlpReceiver()
-    try:
+    with OtlpReceiver() as receiver:
         with MessagesEndpoint(demo_policy) as endpoint:
-            env = _clean_env(
-                TFOTEL_HOME=str(home),
+            env = clean_env(
+                home,
                 OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
                 OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
                 OTEL_SERVICE_NAME="e2e",
                 ANTHROPIC_API_KEY=SECRET,
-                NO_PROXY="127.0.0.1,localhost",
             )
             done = _tfotel_process("record", "--agent", DEMO, "--base-url", endpoint.base_url, "--json", env=env)
             assert done.returncode == 0, done.stderr
@@ -210,12 +132,10 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             outcome=doc["outcome"],
             home=home,
             blobs=home / "blobs",
-            otlp=list(receiver.requests),
-            otlp_raw=list(receiver.raw),
+            otlp=receiver.requests,
+            otlp_raw=receiver.raw,
             spans=spans,
         )
-    finally:
-        receiver.close()
 
 
 @pytest.fixture
@@ -281,7 +201,7 @@ def test_the_api_key_reached_no_store_and_no_span(production: Production) -> Non
 def test_replay_from_tempo_in_a_fresh_process(
     production: Production, tfotel: Callable[..., CliResult], tmp_path: Path
 ) -> None:
-    env = _clean_env(TFOTEL_HOME=os.environ["TFOTEL_HOME"])  # no spans here, no API key, no OTLP
+    env = clean_env(Path(os.environ["TFOTEL_HOME"]))  # no spans here, no API key, no OTLP
     local = tfotel("replay", production.trace_id, "--agent", DEMO)  # the span store here has never seen the run
     assert local.code == 2 and local.err.startswith(f"tfotel: error: trace {production.trace_id} not found in local")
     with TraceBackend("tempo", production.spans) as tempo:

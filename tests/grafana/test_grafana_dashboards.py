@@ -105,6 +105,7 @@ def test_regenerating_reproduces_the_committed_json_byte_for_byte(generator: Mod
     assert generator.render() == rendered, "the generator is not deterministic"
 
 
+@pytest.mark.subprocess
 def test_the_check_flag_fails_on_a_stale_copy(tmp_path: Path) -> None:
     script = str(GRAFANA / "build_dashboards.py")
     ok = subprocess.run([sys.executable, script, "--check"], capture_output=True, text=True, cwd=tmp_path)

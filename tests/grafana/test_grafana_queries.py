@@ -17,7 +17,6 @@ query of the committed dashboards:
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import clean_env
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -42,7 +42,6 @@ from tracefork_otel.spanstore.exporter import span_record_from_readable
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "grafana" / "dashboards"
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "grpc_proxy")
 
 SCOPED_ATTRIBUTE = re.compile(r"\b(span|resource|event|link|instrumentation)\.([A-Za-z_][\w.\-]*)")
 UNSCOPED_ATTRIBUTE = re.compile(r"(?<![\w.])\.([A-Za-z_][\w.\-]*)")
@@ -162,17 +161,6 @@ class Produced:
         return False
 
 
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in PROXY_VARIABLES and not key.startswith(("OTEL_", "TFOTEL_", "ANTHROPIC_"))
-    }
-    env.update({"TFOTEL_HOME": str(home), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
-    env.update(extra)
-    return env
-
-
 def tfotel_demo(home: Path, **extra: str) -> tuple[str, list[SpanRecord]]:
     """``tfotel demo`` in a fresh process; returns its trace id and the spans in its local store."""
     script = Path(sys.executable).parent / "tfotel"
@@ -262,6 +250,7 @@ def produced(tmp_path_factory: pytest.TempPathFactory) -> Produced:
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.test_id)
+@pytest.mark.subprocess
 def test_every_queried_attribute_is_emitted_by_the_project(query: Query, produced: Produced) -> None:
     for scope, name in query.attributes:
         assert produced.has(scope, name), (
@@ -271,6 +260,7 @@ def test_every_queried_attribute_is_emitted_by_the_project(query: Query, produce
 
 
 @pytest.mark.parametrize("query", QUERIES, ids=lambda q: q.test_id)
+@pytest.mark.subprocess
 def test_every_queried_span_name_is_emitted_by_the_project(query: Query, produced: Produced) -> None:
     names = {s.name for s in produced.ours()}
     for operator, value in query.span_names:
@@ -280,6 +270,7 @@ def test_every_queried_span_name_is_emitted_by_the_project(query: Query, produce
             assert any(re.fullmatch(value, n) for n in names), f"{query.title}: no span name matches {value!r}"
 
 
+@pytest.mark.subprocess
 def test_the_failing_run_and_blame_were_produced(produced: Produced) -> None:
     roots = [s for s in produced.ours() if s.trace_id == produced.failed_trace_id and s.parent_span_id is None]
     assert roots and roots[0].attributes.get(semconv.ERROR_TYPE) == "RuntimeError"
@@ -316,6 +307,7 @@ def query_of(title_part: str, dashboard: str) -> Query:
     return found[0]
 
 
+@pytest.mark.subprocess
 def test_the_runs_query_selects_each_runs_root_and_its_genai_calls(produced: Produced) -> None:
     query = query_of("Agent runs", "agent-runs.json")
     spans = selected_spans(query, produced)
@@ -332,6 +324,7 @@ def test_the_runs_query_selects_each_runs_root_and_its_genai_calls(produced: Pro
     assert not [s for s in spans if s.trace_id == produced.blame_trace_id], "blame traces are not runs"
 
 
+@pytest.mark.subprocess
 def test_the_runs_query_also_counts_tokens_when_the_sdk_traces(tmp_path: Path) -> None:
     """With the Anthropic SDK's own tracing on (its default), its ``chat`` spans carry the usage."""
     trace_id, spans = tfotel_demo(tmp_path / "home")
@@ -344,6 +337,7 @@ def test_the_runs_query_also_counts_tokens_when_the_sdk_traces(tmp_path: Path) -
     assert all(s.trace_id == trace_id for s in selected)
 
 
+@pytest.mark.subprocess
 def test_the_blame_steps_query_selects_one_span_per_step(produced: Produced) -> None:
     for title in ("Blame per step", "Blame score by step"):
         query = query_of(title, "blame.json")
@@ -357,6 +351,7 @@ def test_the_blame_steps_query_selects_one_span_per_step(produced: Produced) -> 
             assert all(name in s.attributes for s in spans), f"{title}: {name} missing on a step span"
 
 
+@pytest.mark.subprocess
 def test_the_analyses_query_selects_the_blame_roots(produced: Produced) -> None:
     for title in ("Most-blamed steps", "Blame analyses"):
         query = query_of(title, "blame.json")

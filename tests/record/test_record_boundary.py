@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import anthropic
 import pytest
 import record_boundary_agents as agents
+from trace_support import sdk_client
 
 import tracefork_otel
 from tracefork_otel import semconv
@@ -110,7 +110,7 @@ def test_a_client_made_before_instrument_records_from_its_first_call(
     serve: Callable[..., MessagesEndpoint], spans: Any, trace_of: Callable[[str], Any], tmp_path: Path
 ) -> None:
     endpoint = serve(policy)
-    early = anthropic.Anthropic(base_url=endpoint.base_url, api_key="sk-test", open_telemetry=False)
+    early = sdk_client(endpoint.base_url, open_telemetry=False)
     tracefork_otel.instrument(blob_store=MemoryBlobStore(f"early-{tmp_path.name}"))
     try:
         with tracefork_otel.record_run("early") as run:

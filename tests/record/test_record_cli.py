@@ -56,6 +56,7 @@ def demo_home(
     return home, output, tape
 
 
+@pytest.mark.subprocess
 def test_demo_prints_the_trace_id_and_outcome(demo_home: tuple[Path, dict[str, Any], Path]) -> None:
     home, output, _ = demo_home
     assert len(output["trace_id"]) == 32 and int(output["trace_id"], 16)
@@ -66,6 +67,7 @@ def test_demo_prints_the_trace_id_and_outcome(demo_home: tuple[Path, dict[str, A
     assert [step["step"] for step in output["timeline"]["steps"]] == [0, 1, 2]
 
 
+@pytest.mark.subprocess
 def test_runs_lists_the_run(demo_home: tuple[Path, dict[str, Any], Path]) -> None:
     home, output, _ = demo_home
     result = tfotel_in_process("runs", "--json", home=home)
@@ -79,6 +81,7 @@ def test_runs_lists_the_run(demo_home: tuple[Path, dict[str, Any], Path]) -> Non
     assert output["trace_id"] in text.stdout
 
 
+@pytest.mark.subprocess
 def test_show_has_three_steps(demo_home: tuple[Path, dict[str, Any], Path]) -> None:
     home, output, _ = demo_home
     result = tfotel_in_process("show", output["trace_id"], "--json", home=home)
@@ -92,6 +95,7 @@ def test_show_has_three_steps(demo_home: tuple[Path, dict[str, Any], Path]) -> N
     assert tfotel_in_process("show", output["trace_id"].upper(), home=home).exit_code == 0
 
 
+@pytest.mark.subprocess
 def test_export_then_import_into_a_fresh_home(demo_home: tuple[Path, dict[str, Any], Path], tmp_path: Path) -> None:
     home, output, tape = demo_home
     assert tape.read_bytes().startswith(MAGIC)
@@ -220,6 +224,7 @@ ERROR_CASES: dict[str, tuple[list[str], str]] = {
 
 
 @pytest.mark.parametrize("case", ERROR_CASES)
+@pytest.mark.subprocess
 def test_bad_input_is_one_line_and_exit_2(
     case: str, demo_home: tuple[Path, dict[str, Any], Path], tmp_path: Path
 ) -> None:
@@ -243,6 +248,7 @@ def test_bad_input_is_one_line_and_exit_2(
     assert not (tmp_path / "x.tftape").exists()
 
 
+@pytest.mark.subprocess
 def test_bad_input_in_a_real_process_has_no_traceback(
     tmp_path: Path,
     child_env: Callable[..., dict[str, str]],

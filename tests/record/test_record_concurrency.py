@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import anthropic
+import pytest
 from anthropic.types import Message, MessageParam
+from trace_support import async_sdk_client, sdk_client
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import MemoryBlobStore
@@ -67,18 +68,14 @@ def check_runs(
         assert len(store.digests()) == 2 * STEPS  # nothing of any other run landed here
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_asyncio_runs(serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Any]) -> None:
     endpoint = serve(policy)
 
     async def one_run(marker: str) -> tuple[str, MemoryBlobStore]:
         store = MemoryBlobStore(marker)
         with record_run(f"agent-{marker[-6:]}", blob_store=store) as run:
-            async with anthropic.AsyncAnthropic(
-                base_url=endpoint.base_url,
-                api_key="sk-ant-test",
-                http_client=run.async_http_client(trust_env=False),
-                open_telemetry=False,
-            ) as client:
+            async with async_sdk_client(endpoint.base_url, run, open_telemetry=False) as client:
                 messages: list[MessageParam] | None = first_message(marker)
                 while messages is not None:
                     reply = await client.messages.create(model=MODEL, max_tokens=64, messages=messages)
@@ -93,6 +90,7 @@ def test_fifty_concurrent_asyncio_runs(serve: Callable[..., MessagesEndpoint], t
     check_runs(asyncio.run(main()), trace_of, endpoint)
 
 
+@pytest.mark.slow
 def test_eight_threads_of_five_runs(serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Any]) -> None:
     """With the SDK's own spans on (the asyncio test has them off): our spans still find their run's root."""
     endpoint = serve(policy)
@@ -107,11 +105,7 @@ def test_eight_threads_of_five_runs(serve: Callable[..., MessagesEndpoint], trac
                 store = MemoryBlobStore(marker)
                 with (
                     record_run("threaded", blob_store=store) as run,
-                    anthropic.Anthropic(
-                        base_url=endpoint.base_url,
-                        api_key="sk-ant-test",
-                        http_client=run.http_client(trust_env=False),
-                    ) as client,
+                    sdk_client(endpoint.base_url, run) as client,
                 ):
                     messages: list[MessageParam] | None = first_message(marker)
                     while messages is not None:
@@ -141,12 +135,7 @@ def test_a_shared_store_still_keeps_each_runs_bytes_apart(
 
     async def one_run(marker: str) -> str:
         with record_run("shared", blob_store=store) as run:
-            async with anthropic.AsyncAnthropic(
-                base_url=endpoint.base_url,
-                api_key="k",
-                http_client=run.async_http_client(trust_env=False),
-                open_telemetry=False,
-            ) as client:
+            async with async_sdk_client(endpoint.base_url, run, open_telemetry=False) as client:
                 messages: list[MessageParam] | None = first_message(marker)
                 while messages is not None:
                     reply = await client.messages.create(model=MODEL, max_tokens=64, messages=messages)

@@ -12,6 +12,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from trace_support import sdk_client
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import BlobStore, MemoryBlobStore
@@ -64,13 +65,7 @@ def run_agent(
     texts = []
     with (
         record_run("fail-open", blob_store=store, strict=strict) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-test",
-            http_client=run.http_client(trust_env=False),
-            open_telemetry=False,
-            max_retries=0,
-        ) as client,
+        sdk_client(endpoint.base_url, run, open_telemetry=False, max_retries=0) as client,
     ):
         messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "hi"}]
         for _ in range(CALLS):
@@ -173,6 +168,7 @@ def test_strict_mode_from_the_environment(
         run_agent(endpoint, str(tmp_path / "f" / "blobs"), stream=True)
 
 
+@pytest.mark.subprocess
 def test_the_demo_completes_when_its_home_cannot_be_created(
     tmp_path: Path,
     child_env: Callable[..., dict[str, str]],

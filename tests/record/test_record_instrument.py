@@ -14,6 +14,7 @@ from typing import Any
 import anthropic
 import pytest
 from opentelemetry import trace
+from trace_support import async_sdk_client, sdk_client
 
 import tracefork_otel
 from tracefork_otel import semconv
@@ -53,9 +54,7 @@ def test_clients_made_after_instrument_record_inside_the_users_spans(
     trace_of: Callable[[str], Any],
 ) -> None:
     endpoint = serve(policy)
-    client = anthropic.Anthropic(
-        base_url=endpoint.base_url, api_key="sk-ant-test", open_telemetry=None if sdk_tracing else False
-    )
+    client = sdk_client(endpoint.base_url, open_telemetry=None if sdk_tracing else False)
     assert is_recording(client._client)
     tracer = trace.get_tracer("my-app")
     with tracer.start_as_current_span("my-agent") as first:
@@ -82,7 +81,7 @@ def test_calls_outside_any_span_are_one_run_of_the_process_sealed_by_shutdown(
     instrumented: MemoryBlobStore, serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Any], spans: Any
 ) -> None:
     endpoint = serve(policy)
-    client = anthropic.Anthropic(base_url=endpoint.base_url, api_key="k", open_telemetry=False)
+    client = sdk_client(endpoint.base_url, open_telemetry=False)
     ask(client, "a")
     ask(client, "b")
     tracefork_otel.shutdown()
@@ -107,10 +106,10 @@ def test_uninstrument_stops_wrapping_new_clients(
     endpoint = serve(policy)
     tracefork_otel.instrument(blob_store=MemoryBlobStore(tmp_path.name))
     tracefork_otel.instrument()  # idempotent
-    before = anthropic.Anthropic(base_url=endpoint.base_url, api_key="k", open_telemetry=False)
+    before = sdk_client(endpoint.base_url, open_telemetry=False)
     tracefork_otel.uninstrument()
-    after = anthropic.Anthropic(base_url=endpoint.base_url, api_key="k", open_telemetry=False)
-    async_after = anthropic.AsyncAnthropic(base_url=endpoint.base_url, api_key="k", open_telemetry=False)
+    after = sdk_client(endpoint.base_url, open_telemetry=False)
+    async_after = async_sdk_client(endpoint.base_url, open_telemetry=False)
     assert is_recording(before._client)  # clients already made keep recording
     assert not is_recording(after._client)
     assert not is_recording(async_after._client)
@@ -182,6 +181,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.subprocess
 def test_opentelemetry_instrument_records_a_plain_script(
     tmp_path: Path, child_env: Callable[..., dict[str, str]]
 ) -> None:

@@ -2,71 +2,57 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import subprocess
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from loopback import OtlpReceiver, attributes
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import FsspecBlobStore
 
+pytestmark = pytest.mark.subprocess
+
 DEMO_MODEL = "claude-sonnet-4-6"
 
 
-class Received:
-    """Every ExportTraceServiceRequest a receiver got."""
-
-    def __init__(self) -> None:
-        self.requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
-        self.lock = threading.Lock()
-
-    def add(self, request: trace_service_pb2.ExportTraceServiceRequest) -> None:
-        with self.lock:
-            self.requests.append(request)
-
-    def spans(self) -> list[tuple[dict[str, Any], Span]]:
-        """(resource attributes, span) for every span received."""
-        with self.lock:
-            return [
-                (attributes(rs.resource.attributes), span)
-                for request in self.requests
-                for rs in request.resource_spans
-                for ss in rs.scope_spans
-                for span in ss.spans
-            ]
+def resource_spans(requests: list[trace_service_pb2.ExportTraceServiceRequest]) -> list[tuple[dict[str, Any], Span]]:
+    """(resource attributes, span) for every span of ``requests``."""
+    return [
+        (attributes(rs.resource.attributes), span)
+        for request in requests
+        for rs in request.resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+    ]
 
 
-def value(any_value: AnyValue) -> Any:
-    kind = any_value.WhichOneof("value")
-    if kind == "array_value":
-        return [value(v) for v in any_value.array_value.values]
-    return getattr(any_value, kind) if kind else None
-
-
-def attributes(pairs: Any) -> dict[str, Any]:
-    return {kv.key: value(kv.value) for kv in pairs}
+Received = Callable[[], list[trace_service_pb2.ExportTraceServiceRequest]]
+"""What a receiver got so far: every ``ExportTraceServiceRequest``."""
 
 
 @pytest.fixture
 def grpc_receiver() -> Iterator[tuple[str, Received]]:
-    received = Received()
+    requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
+    lock = threading.Lock()
 
     class Servicer(trace_service_pb2_grpc.TraceServiceServicer):
         def Export(self, request: Any, context: Any) -> Any:
-            received.add(request)
+            with lock:
+                requests.append(request)
             return trace_service_pb2.ExportTraceServiceResponse()
+
+    def received() -> list[trace_service_pb2.ExportTraceServiceRequest]:
+        with lock:
+            return list(requests)
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Servicer(), server)
@@ -80,41 +66,8 @@ def grpc_receiver() -> Iterator[tuple[str, Received]]:
 
 @pytest.fixture
 def http_receiver() -> Iterator[tuple[str, Received]]:
-    received = Received()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            encoding = (self.headers.get("content-encoding") or "").lower()
-            if encoding == "gzip":
-                body = gzip.decompress(body)
-            elif encoding == "deflate":
-                body = zlib.decompress(body)
-            if self.path != "/v1/traces" or "protobuf" not in (self.headers.get("content-type") or ""):
-                self.send_response(404)
-                self.send_header("content-length", "0")
-                self.end_headers()
-                return
-            received.add(trace_service_pb2.ExportTraceServiceRequest.FromString(body))
-            reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("content-type", "application/x-protobuf")
-            self.send_header("content-length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with OtlpReceiver() as receiver:
+        yield receiver.endpoint, lambda: receiver.requests
 
 
 @pytest.mark.parametrize(
@@ -145,8 +98,9 @@ def test_the_demo_run_reaches_an_otlp_receiver(
     trace_id = demo["trace_id"]
     assert demo["otlp_endpoint"] == endpoint
 
-    spans = [(resource, span) for resource, span in received.spans() if span.trace_id.hex() == trace_id]
-    assert spans, f"the receiver got {len(received.spans())} spans, none of trace {trace_id}"
+    everything = resource_spans(received())
+    spans = [(resource, span) for resource, span in everything if span.trace_id.hex() == trace_id]
+    assert spans, f"the receiver got {len(everything)} spans, none of trace {trace_id}"
     assert all(resource.get("service.name") == "demo-test" for resource, _ in spans)
     by_id = {span.span_id: span for _, span in spans}
     roots = [span for _, span in spans if not span.parent_span_id]

@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 import pytest
 from opentelemetry.trace import StatusCode
+from trace_support import sdk_client
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import FsspecBlobStore
@@ -32,13 +33,7 @@ def test_an_overloaded_answer_and_its_retry_are_two_steps(
     endpoint = serve(policy, statuses=[529])
     with (
         record_run("retry", blob_store=str(tmp_path / "blobs")) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-test",
-            http_client=run.http_client(trust_env=False),
-            max_retries=2,
-            open_telemetry=None if sdk_tracing else False,
-        ) as client,
+        sdk_client(endpoint.base_url, run, max_retries=2, open_telemetry=None if sdk_tracing else False) as client,
     ):
         reply = client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hello"}])
     assert reply.content[0].text == "Done on the second try."
@@ -82,9 +77,7 @@ def test_an_error_the_sdk_does_not_retry_is_one_step(
     endpoint = serve(policy, statuses=[400])
     with (
         record_run("bad-request", blob_store=str(tmp_path / "blobs")) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url, api_key="k", http_client=run.http_client(trust_env=False), open_telemetry=False
-        ) as client,
+        sdk_client(endpoint.base_url, run, open_telemetry=False) as client,
         pytest.raises(anthropic.BadRequestError),
     ):
         client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "hello"}])

@@ -18,6 +18,7 @@ import pytest
 from anthropic.types import Message, MessageParam
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
+from trace_support import async_sdk_client, sdk_client
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import FsspecBlobStore
@@ -100,22 +101,12 @@ def record(
         if is_async:
 
             async def main() -> list[Message | None]:
-                async with anthropic.AsyncAnthropic(
-                    base_url=endpoint.base_url,
-                    api_key="sk-ant-test",
-                    http_client=run.async_http_client(trust_env=False),
-                    open_telemetry=open_telemetry,
-                ) as client:
+                async with async_sdk_client(endpoint.base_url, run, open_telemetry=open_telemetry) as client:
                     return await async_agent(client, shape)
 
             results = asyncio.run(main())
         else:
-            with anthropic.Anthropic(
-                base_url=endpoint.base_url,
-                api_key="sk-ant-test",
-                http_client=run.http_client(trust_env=False),
-                open_telemetry=open_telemetry,
-            ) as client:
+            with sdk_client(endpoint.base_url, run, open_telemetry=open_telemetry) as client:
                 results = sync_agent(client, shape)
     return run.trace_id, results
 
@@ -236,9 +227,7 @@ def test_a_conversation_id_and_extra_attributes_reach_the_root(
     with record_run(
         "named", blob_store=str(tmp_path / "b"), conversation_id="conv-42", attributes={"app.tenant": "t1"}
     ) as run:
-        with anthropic.Anthropic(
-            base_url=endpoint.base_url, api_key="k", http_client=run.http_client(trust_env=False), open_telemetry=False
-        ) as client:
+        with sdk_client(endpoint.base_url, run, open_telemetry=False) as client:
             client.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=[QUESTION])
         assert run.name == "named"
     root = trace_of(run.trace_id).root
@@ -253,9 +242,7 @@ def test_content_capture_is_opt_in(
     endpoint = serve(policy)
     with (
         record_run("capture", blob_store=str(tmp_path / "b"), capture_content=True) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url, api_key="k", http_client=run.http_client(trust_env=False), open_telemetry=False
-        ) as client,
+        sdk_client(endpoint.base_url, run, open_telemetry=False) as client,
     ):
         client.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=[QUESTION])
     (span,) = trace_of(run.trace_id).exchanges
@@ -268,9 +255,7 @@ def test_an_exception_in_the_agent_is_the_runs_outcome_not_a_partial_recording(
 ) -> None:
     endpoint = serve(policy)
     with pytest.raises(RuntimeError, match="agent bug"), record_run("crash", blob_store=str(tmp_path / "b")) as run:
-        with anthropic.Anthropic(
-            base_url=endpoint.base_url, api_key="k", http_client=run.http_client(trust_env=False), open_telemetry=False
-        ) as client:
+        with sdk_client(endpoint.base_url, run, open_telemetry=False) as client:
             client.messages.create(model=MODEL, max_tokens=MAX_TOKENS, messages=[QUESTION])
         raise RuntimeError("agent bug")
     trace = trace_of(run.trace_id)

@@ -15,11 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from tracefork_otel.blobstore import FsspecBlobStore, is_digest
 from tracefork_otel.cli import cli
 from tracefork_otel.spanstore import SpanStore
+
+pytestmark = pytest.mark.subprocess
 
 SCRIPT = textwrap.dedent(
     """

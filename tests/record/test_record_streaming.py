@@ -9,10 +9,12 @@ from typing import Any
 
 import anthropic
 import pytest
+from trace_support import sdk_client
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import FsspecBlobStore
 from tracefork_otel.demo import MessagesEndpoint, message
+from tracefork_otel.record import Run
 
 MODEL = "claude-sonnet-4-6"
 WAIT = 10.0  # generous upper bound for a loopback event; never reached when things work
@@ -21,12 +23,6 @@ QUESTION: list[anthropic.types.MessageParam] = [{"role": "user", "content": "Tel
 
 def policy(request: dict[str, Any]) -> dict[str, Any]:
     return message("Once upon a time there was a recorder that never buffered a stream.", request=request)
-
-
-def client_for(endpoint: MessagesEndpoint, http_client: Any, **kwargs: Any) -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        base_url=endpoint.base_url, api_key="sk-ant-test", http_client=http_client, open_telemetry=False, **kwargs
-    )
 
 
 def test_the_first_event_reaches_the_agent_while_the_server_still_holds_the_rest(
@@ -42,7 +38,7 @@ def test_the_first_event_reaches_the_agent_while_the_server_still_holds_the_rest
     failures: list[BaseException] = []
 
     with record_run("stream", blob_store=str(tmp_path / "blobs")) as run:
-        client = client_for(endpoint, run.http_client(trust_env=False))
+        client = sdk_client(endpoint.base_url, run, open_telemetry=False)
 
         def agent() -> None:
             try:
@@ -87,7 +83,7 @@ def test_an_agent_that_stops_reading_early_leaves_an_incomplete_prefix(
     try:
         with (
             record_run("early-stop", blob_store=str(tmp_path / "blobs")) as run,
-            client_for(endpoint, run.http_client(trust_env=False)) as client,
+            sdk_client(endpoint.base_url, run, open_telemetry=False) as client,
         ):
             events = client.messages.create(model=MODEL, max_tokens=100, messages=QUESTION, stream=True)
             for event in events:
@@ -110,11 +106,14 @@ def test_an_agent_that_stops_reading_early_leaves_an_incomplete_prefix(
     assert trace.root.attributes[semconv.RUN_EXCHANGES] == 2
 
 
-def broken_stream(endpoint: MessagesEndpoint, hold: threading.Event, http_client: Any) -> type[BaseException]:
-    """Read a held stream, stop the endpoint under it, and return the error class the agent got."""
+def broken_stream(endpoint: MessagesEndpoint, hold: threading.Event, run: Run | None) -> type[BaseException]:
+    """Read a held stream, stop the endpoint under it, and return the error class the agent got.
+
+    The client records into ``run``; with None, it is a plain client that records nothing.
+    """
     saw_start = threading.Event()
     caught: list[BaseException] = []
-    client = client_for(endpoint, http_client, max_retries=0)
+    client = sdk_client(endpoint.base_url, run, max_retries=0, open_telemetry=False)
 
     def agent() -> None:
         try:
@@ -145,16 +144,14 @@ def test_a_connection_broken_mid_stream_is_recorded_as_incomplete(
     expected_body: Callable[..., bytes],
     tmp_path: Path,
 ) -> None:
-    import httpx2
-
     unrecorded_hold = threading.Event()
     unrecorded = serve(policy, hold_after_first_event=unrecorded_hold)
-    baseline = broken_stream(unrecorded, unrecorded_hold, httpx2.Client(trust_env=False))
+    baseline = broken_stream(unrecorded, unrecorded_hold, None)
 
     hold = threading.Event()
     endpoint = serve(policy, hold_after_first_event=hold)
     with record_run("broken", blob_store=str(tmp_path / "blobs")) as run:
-        error = broken_stream(endpoint, hold, run.http_client(trust_env=False))
+        error = broken_stream(endpoint, hold, run)
 
     assert error is baseline  # the SDK's own error, unchanged by recording
     (span,) = trace_of(run.trace_id).exchanges
@@ -174,13 +171,7 @@ def test_a_refused_connection_is_recorded_and_raised_as_usual(
     base_url = endpoint.base_url
     endpoint.stop()  # nothing listens there any more
     with record_run("refused", blob_store=str(tmp_path / "blobs")) as run:
-        client = anthropic.Anthropic(
-            base_url=base_url,
-            api_key="k",
-            http_client=run.http_client(trust_env=False),
-            open_telemetry=False,
-            max_retries=0,
-        )
+        client = sdk_client(base_url, run, open_telemetry=False, max_retries=0)
         with pytest.raises(anthropic.APIConnectionError):
             client.messages.create(model=MODEL, max_tokens=10, messages=QUESTION)
     (span,) = trace_of(run.trace_id).exchanges

@@ -18,7 +18,6 @@ from tracefork_otel.wire import message
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "reliability_child.py"
 MODEL = "claude-sonnet-4-6"
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "grpc_proxy")
 
 FULL = os.environ.get("TFOTEL_RELIABILITY_FULL", "").lower() in {"1", "true", "yes"}
 """``TFOTEL_RELIABILITY_FULL=1`` runs the load and memory tests at the issue's sizes (slower than CI's budget)."""
@@ -37,18 +36,6 @@ def turn_policy(request: dict[str, Any]) -> dict[str, Any]:
 
 def next_turn(messages: list[Any], text: str) -> list[Any]:
     return [*messages, {"role": "assistant", "content": text}, {"role": "user", "content": "go on"}]
-
-
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment of a child process: ours without proxies or OTel/tracefork/Anthropic settings, plus ``extra``."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in PROXY_VARIABLES and not key.startswith(("OTEL_", "TFOTEL_", "ANTHROPIC_"))
-    }
-    env.update({"TFOTEL_HOME": str(home), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
-    env.update(extra)
-    return env
 
 
 def child_command(mode: str, *args: str) -> list[str]:

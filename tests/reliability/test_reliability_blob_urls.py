@@ -16,6 +16,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from trace_support import sdk_client
 
 import tracefork_otel
 from tracefork_otel import record_run, semconv
@@ -82,7 +83,7 @@ def test_under_instrument_every_call_goes_through_with_one_warning(
     monkeypatch.setenv("TFOTEL_BLOBS", make_url())
     endpoint = serve(policy)
     caplog.set_level(logging.WARNING)
-    client = anthropic.Anthropic(base_url=endpoint.base_url, api_key="sk-ant-test", max_retries=0, open_telemetry=False)
+    client = sdk_client(endpoint.base_url, max_retries=0, open_telemetry=False)
     assert ask(client) == ["reply 1", "reply 3"]
     assert tracefork_otel.shutdown()  # the exchanges end on the background writer
     warnings = [r for r in caplog.records if r.name.startswith("tracefork_otel") and r.levelno >= logging.WARNING]
@@ -102,9 +103,7 @@ def test_record_run_runs_the_agent_and_marks_the_run_partial(
 ) -> None:
     endpoint = serve(policy)
     with record_run("unopenable", blob_store=make_url()) as run:
-        client = anthropic.Anthropic(
-            base_url=endpoint.base_url, api_key="sk-ant-test", max_retries=0, http_client=run.http_client()
-        )
+        client = sdk_client(endpoint.base_url, run, max_retries=0)
         assert ask(client) == ["reply 1", "reply 3"]
     trace = trace_of(run.trace_id)
     assert trace.root.attributes[semconv.RUN_PARTIAL] is True
@@ -119,7 +118,5 @@ def test_strict_mode_raises_the_reason_into_the_agent(serve: Callable[..., Messa
         pytest.raises(BlobError, match="nosuchfs"),
         record_run("strict", blob_store="nosuchfs://b", strict=True) as run,
     ):
-        client = anthropic.Anthropic(
-            base_url=endpoint.base_url, api_key="sk-ant-test", max_retries=0, http_client=run.http_client()
-        )
+        client = sdk_client(endpoint.base_url, run, max_retries=0)
         ask(client, calls=1)

@@ -17,14 +17,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
+from cli_support import clean_env
 from click.testing import CliRunner
-from reliability_support import child_command, clean_env, integrity_ok
+from reliability_support import child_command, integrity_ok
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import FsspecBlobStore
 from tracefork_otel.cli import cli
 from tracefork_otel.replay.rebuild import rebuild_tape
 from tracefork_otel.spanstore import SpanStore
+
+pytestmark = pytest.mark.subprocess
 
 STEPS = 30
 KILL_AFTER = 10

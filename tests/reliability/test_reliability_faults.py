@@ -13,17 +13,17 @@ import json
 import logging
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from reliability_support import MODEL, Trace, child_command, clean_env, integrity_ok, next_turn, turn_policy
+from cli_support import clean_env
+from loopback import OtlpReceiver
+from reliability_support import MODEL, Trace, child_command, integrity_ok, next_turn, turn_policy
+from trace_support import sdk_client
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import FsspecBlobStore, fsspec_store, is_digest, sha256_hex
@@ -47,51 +47,30 @@ def closed_port() -> int:
 
 
 @pytest.fixture
-def slow_collector() -> Iterator[tuple[str, list[float]]]:
-    """An OTLP/HTTP receiver that sleeps 3 s on every export; yields its URL and the arrival times."""
-    arrivals: list[float] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            arrivals.append(time.monotonic())
-            time.sleep(3)
-            reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("content-type", "application/x-protobuf")
-            self.send_header("content-length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", arrivals
-    finally:
-        server.shutdown()
-        server.server_close()
+def slow_collector() -> Iterator[OtlpReceiver]:
+    """An OTLP/HTTP receiver that sleeps 3 s on every export."""
+    with OtlpReceiver(delay=3) as receiver:
+        yield receiver
 
 
+@pytest.mark.subprocess
 def test_a_dead_or_slow_collector_never_holds_the_run_back(
-    closed_port: int, slow_collector: tuple[str, list[float]], tmp_path: Path
+    closed_port: int, slow_collector: OtlpReceiver, tmp_path: Path
 ) -> None:
     """Two processes at once: OTLP/gRPC to a closed port, OTLP/HTTP to a receiver that takes 3 s per export.
 
     Either way the run completes and, the moment ``record_run`` returns, every span of it is
     in the local store (its exit flushes only the local store; OTLP carries on in the background).
     """
-    slow_url, arrivals = slow_collector
     setups = {
         "dead": {
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{closed_port}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
         },
-        "slow": {"OTEL_EXPORTER_OTLP_ENDPOINT": slow_url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+        "slow": {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": slow_collector.endpoint,
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        },
     }
     children = {
         name: subprocess.Popen(
@@ -110,7 +89,7 @@ def test_a_dead_or_slow_collector_never_holds_the_run_back(
         assert result["exchanges"] == result["requests"] == STEPS, name
         assert result["stored_exchanges"] == list(range(STEPS)), name
         assert result["stored_root"] is True, name
-    assert arrivals, "the slow collector was never reached: the test did not test it"
+    assert slow_collector.paths, "the slow collector was never reached: the test did not test it"
 
 
 # --- (b) the blob store fails mid-run ---------------------------------------------------------
@@ -181,13 +160,7 @@ def test_a_blob_store_that_fills_up_mid_run_corrupts_nothing(
     calls = 8
     with (
         record_run("disk-full", blob_store=store) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-test",
-            http_client=run.http_client(trust_env=False),
-            max_retries=0,
-            open_telemetry=False,
-        ) as client,
+        sdk_client(endpoint.base_url, run, max_retries=0, open_telemetry=False) as client,
     ):
         texts = _agent(client, calls)
 
@@ -235,13 +208,7 @@ def test_strict_mode_from_the_environment_raises_the_first_failure_into_the_agen
     with (
         pytest.raises(Exception) as caught,  # the BlobError itself, or the SDK wrapping it
         record_run("strict", blob_store=store) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-test",
-            http_client=run.http_client(trust_env=False),
-            max_retries=0,
-            open_telemetry=False,
-        ) as client,
+        sdk_client(endpoint.base_url, run, max_retries=0, open_telemetry=False) as client,
     ):
         messages: list[Any] = [{"role": "user", "content": "hello"}]
         for _ in range(5):
@@ -264,6 +231,7 @@ def _read_json(stream: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("budget", ["default", "small"])
+@pytest.mark.subprocess
 def test_a_locked_span_store(budget: str, tmp_path: Path) -> None:
     """A process holds ``BEGIN EXCLUSIVE`` on ``spans.sqlite3`` while a run records.
 

@@ -93,6 +93,7 @@ def blob_files(draw: st.DrawFn, known: list[str]) -> bytes:
     return header + frame
 
 
+@pytest.mark.slow
 @given(data=st.data())
 @settings(_BASE, max_examples=EXAMPLES["random files"])
 def test_random_files_under_a_blob_name(store_dir: tuple[Path, dict[str, bytes]], data: st.DataObject) -> None:
@@ -108,6 +109,7 @@ def test_random_files_under_a_blob_name(store_dir: tuple[Path, dict[str, bytes]]
         path.unlink()
 
 
+@pytest.mark.slow
 @given(data=st.data())
 @settings(_BASE, max_examples=EXAMPLES["mutated real blobs"])
 def test_mutated_real_blobs(store_dir: tuple[Path, dict[str, bytes]], data: st.DataObject) -> None:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from cli_support import clean_env
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_support import clean_env, one_error_line, rle_bomb, tfotel_command
+from reliability_support import one_error_line, rle_bomb, tfotel_command
 
 from tracefork_otel.blobstore import sha256_hex
 from tracefork_otel.cli import cli
@@ -61,6 +62,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("import-fuzz")
 
 
+@pytest.mark.slow
 @given(files())
 @settings(deadline=None, database=None, suppress_health_check=list(HealthCheck), max_examples=EXAMPLES["fuzzed files"])
 def test_import_of_a_fuzzed_file_is_one_line_and_exit_2(workdir: Path, data: bytes) -> None:
@@ -83,6 +85,7 @@ def test_import_of_a_fuzzed_file_is_one_line_and_exit_2(workdir: Path, data: byt
     assert not home.exists() or not any(home.rglob("*")), "a refused import wrote something"
 
 
+@pytest.mark.subprocess
 def test_import_of_a_bomb_in_a_real_process(tmp_path: Path) -> None:
     """A 64 KiB file that expands to 2 GiB: the real ``tfotel`` refuses it in one line."""
     path = tmp_path / "bomb.tftape"

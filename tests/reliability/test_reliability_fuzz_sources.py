@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,6 +101,7 @@ def client_answering(responses: list[Answer]) -> httpx.Client:
 FUZZ = settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=EXAMPLES["tempo answers"])
 @given(st.lists(answers(TEMPO_BODIES), min_size=1, max_size=2))
 def test_tempo_http_answers(responses: list[Answer]) -> None:
@@ -108,6 +110,7 @@ def test_tempo_http_answers(responses: list[Answer]) -> None:
         fetch(TempoSource("http://tempo.test:3200", client=client, headers={"Authorization": "Bearer t"}))
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=EXAMPLES["jaeger answers"])
 @given(answers(JAEGER_BODIES))
 def test_jaeger_http_answers(response: Answer) -> None:

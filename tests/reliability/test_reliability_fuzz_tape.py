@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from cli_support import clean_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reliability_support import clean_env, rle_bomb, run_child
+from reliability_support import rle_bomb, run_child
 
 from tracefork_otel._proto.tracefork.v1 import tape_pb2
 from tracefork_otel.blobstore import sha256_hex
@@ -74,12 +75,14 @@ def check(data: bytes) -> Bundle | None:
     return bundle
 
 
+@pytest.mark.slow
 @fuzz(EXAMPLES["random bytes"])
 @given(st.binary(max_size=2048))
 def test_random_bytes(data: bytes) -> None:
     check(data)
 
 
+@pytest.mark.slow
 @fuzz(EXAMPLES["random bytes after the magic"])
 @given(st.binary(max_size=2048) | st.builds(lambda tail: b"\x28\xb5\x2f\xfd" + tail, st.binary(max_size=512)))
 def test_random_bytes_after_the_magic(data: bytes) -> None:
@@ -106,6 +109,7 @@ def damaged(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.slow
 @fuzz(EXAMPLES["damaged valid bundle"])
 @given(damaged())
 def test_damaged_valid_bundle(data: bytes) -> None:
@@ -115,6 +119,7 @@ def test_damaged_valid_bundle(data: bytes) -> None:
         assert dict(bundle.blobs) == BLOBS
 
 
+@pytest.mark.slow
 @fuzz(EXAMPLES["zstd around random bytes"])
 @given(st.binary(max_size=1024), st.booleans())
 def test_valid_zstd_around_random_bytes(payload: bytes, checksum: bool) -> None:
@@ -160,6 +165,7 @@ def bundle_messages(draw: st.DrawFn) -> bytes:
     return msg.SerializeToString()
 
 
+@pytest.mark.slow
 @fuzz(EXAMPLES["zstd around random Bundle messages"])
 @given(bundle_messages())
 def test_valid_zstd_around_random_bundle_messages(payload: bytes) -> None:
@@ -194,6 +200,7 @@ def test_a_bomb_under_the_cap_but_not_a_bundle_is_still_refused() -> None:
         decode_bundle(MAGIC + rle_bomb(64 << 20), source="zeros.tftape")
 
 
+@pytest.mark.subprocess
 def test_a_bomb_at_the_real_cap_costs_no_memory(tmp_path: Path) -> None:
     """``tfotel import``'s reader in a fresh process: a 64 KiB file expanding to 2 GiB (cap 1 GiB).
 

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anthropic
 import pytest
 from click.testing import CliRunner
 from opentelemetry.sdk.trace.export import SpanExportResult
 from reliability_support import Trace, last_error_line, one_error_line
+from trace_support import sdk_client
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import FsspecBlobStore
@@ -43,9 +43,7 @@ def _record(endpoint: MessagesEndpoint, trace_of: Callable[[str], Trace], blobs:
     """The demo agent recorded into ``blobs``; its spans written to the local store; its tape."""
     with (
         record_run("integrity", blob_store=str(blobs)) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url, api_key="sk-ant-test", http_client=run.http_client(trust_env=False)
-        ) as client,
+        sdk_client(endpoint.base_url, run) as client,
     ):
         demo_agent(client, run.nondet)
     trace = trace_of(run.trace_id)

@@ -18,14 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import anthropic
 import httpx2
 import pytest
+from cli_support import clean_env
 from reliability_support import (
     MODEL,
     Trace,
     child_command,
-    clean_env,
     integrity_ok,
     next_turn,
     run_child,
@@ -33,6 +32,7 @@ from reliability_support import (
     tfotel_command,
     turn_policy,
 )
+from trace_support import async_sdk_client, sdk_client
 
 from tracefork_otel import record_run, semconv
 from tracefork_otel.blobstore import FsspecBlobStore
@@ -55,12 +55,8 @@ TIMEOUT = httpx2.Timeout(120)
 def _sync_run(endpoint: MessagesEndpoint, marker: str) -> tuple[str, str]:
     with (
         record_run("load-thread") as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-load",
-            http_client=run.http_client(trust_env=False, verify=SSL, timeout=TIMEOUT),
-            max_retries=0,
-            open_telemetry=False,
+        sdk_client(
+            endpoint.base_url, run, http={"verify": SSL, "timeout": TIMEOUT}, max_retries=0, open_telemetry=False
         ) as client,
     ):
         messages: list[Any] = [{"role": "user", "content": f"Work for {marker}."}]
@@ -76,12 +72,8 @@ def _sync_run(endpoint: MessagesEndpoint, marker: str) -> tuple[str, str]:
 
 async def _async_run(endpoint: MessagesEndpoint, marker: str) -> tuple[str, str]:
     with record_run("load-task") as run:
-        async with anthropic.AsyncAnthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-load",
-            http_client=run.async_http_client(trust_env=False, verify=SSL, timeout=TIMEOUT),
-            max_retries=0,
-            open_telemetry=False,
+        async with async_sdk_client(
+            endpoint.base_url, run, http={"verify": SSL, "timeout": TIMEOUT}, max_retries=0, open_telemetry=False
         ) as client:
             messages: list[Any] = [{"role": "user", "content": f"Work for {marker}."}]
             for step in range(STEPS):
@@ -95,6 +87,7 @@ async def _async_run(endpoint: MessagesEndpoint, marker: str) -> tuple[str, str]
     return marker, run.trace_id
 
 
+@pytest.mark.slow
 def test_two_hundred_concurrent_runs_in_threads_and_tasks(
     serve: Callable[..., MessagesEndpoint], trace_of: Callable[[str], Trace], tmp_path: Path
 ) -> None:
@@ -132,6 +125,7 @@ def test_two_hundred_concurrent_runs_in_threads_and_tasks(
     assert streamed == len(runs) * (STEPS // STREAM_EVERY)
 
 
+@pytest.mark.subprocess
 def test_four_processes_write_one_home_at_once(serve: Callable[..., MessagesEndpoint], tmp_path: Path) -> None:
     endpoint = serve(turn_policy)
     home = tmp_path / "shared-home"
@@ -185,6 +179,7 @@ MAX_BYTES_PER_EXCHANGE = 200
 
 
 @pytest.mark.parametrize("how", ["record_run", "session"])
+@pytest.mark.subprocess
 def test_memory_stays_flat_per_exchange(how: str, tmp_path: Path) -> None:
     """Exchanges through a MockTransport in a fresh process; tracemalloc's net growth from warm-up to the end.
 

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from opentelemetry.sdk.trace.export import SpanExportResult
 from reliability_support import MODEL, Trace, next_turn, one_error_line
+from trace_support import sdk_client
 
 import tracefork_otel
 from tracefork_otel import record_run, semconv
@@ -79,13 +80,7 @@ def agent(client: anthropic.Anthropic, nondet: Any = None) -> list[str]:
 def record(endpoint: MessagesEndpoint, **options: Any) -> tuple[str, list[str]]:
     with (
         record_run("redacted", **options) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-test",
-            http_client=run.http_client(trust_env=False),
-            max_retries=0,
-            open_telemetry=False,
-        ) as client,
+        sdk_client(endpoint.base_url, run, max_retries=0, open_telemetry=False) as client,
     ):
         texts = agent(client)
     return run.trace_id, texts
@@ -231,7 +226,7 @@ def test_instrument_redacts_calls_outside_record_run(
 ) -> None:
     store, redactor = instrumented_with_redaction
     endpoint = serve(echo_policy)
-    client = anthropic.Anthropic(base_url=endpoint.base_url, api_key="sk-ant-test", open_telemetry=False)
+    client = sdk_client(endpoint.base_url, open_telemetry=False)
     with tracefork_otel.record.config.get().tracer().start_as_current_span("my-job") as job:
         assert agent(client) == [f"Charged card {CARD}.", f"Charged card {CARD}.", "Done."]
     assert tracefork_otel.shutdown()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anthropic
+from trace_support import sdk_client
 
 from tracefork_otel import record_run
 from tracefork_otel.demo import MessagesEndpoint, message
@@ -32,13 +32,7 @@ def test_a_rate_limited_attempt_carries_no_tokens(
     endpoint = serve(policy, statuses=[429])
     with (
         record_run("retry-usage", blob_store=str(tmp_path / "blobs")) as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-test",
-            http_client=run.http_client(trust_env=False),
-            max_retries=1,
-            open_telemetry=None,  # the SDK's own span holds the usage
-        ) as client,
+        sdk_client(endpoint.base_url, run, max_retries=1, open_telemetry=None) as client,
     ):
         client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": "hi"}])
     trace = trace_of(run.trace_id)

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import anthropic
 import pytest
-from reliability_support import MODEL, Trace, child_command, clean_env
+from cli_support import clean_env
+from reliability_support import MODEL, Trace, child_command
+from trace_support import sdk_client
 
 import tracefork_otel
 from tracefork_otel import record_run, semconv
@@ -50,6 +51,7 @@ AGENT = textwrap.dedent(
 )
 
 
+@pytest.mark.subprocess
 def test_no_key_or_auth_header_is_written_anywhere(tmp_path: Path, serve: Callable[..., MessagesEndpoint]) -> None:
     unique = uuid.uuid4().hex
     secrets = {
@@ -150,12 +152,7 @@ def test_message_content_is_on_spans_only_when_asked(
     endpoint = serve(lambda request: {**_reply(request, answer)})
     with (
         record_run("content") as run,
-        anthropic.Anthropic(
-            base_url=endpoint.base_url,
-            api_key="sk-ant-test",
-            http_client=run.http_client(trust_env=False),
-            open_telemetry=None if sdk_spans else False,
-        ) as client,
+        sdk_client(endpoint.base_url, run, open_telemetry=None if sdk_spans else False) as client,
     ):
         messages: list[Any] = [{"role": "user", "content": question}]
         client.messages.create(model=MODEL, max_tokens=64, messages=messages)
@@ -183,7 +180,7 @@ def test_instrument_with_only_capture_content_turns_capture_on(
     endpoint = serve(lambda request: _reply(request, "In the depot."))
     tracefork_otel.instrument(capture_content=True)
     try:
-        client = anthropic.Anthropic(base_url=endpoint.base_url, api_key="sk-ant-test", open_telemetry=False)
+        client = sdk_client(endpoint.base_url, open_telemetry=False)
         with tracefork_otel.record.config.get().tracer().start_as_current_span("job") as job:
             client.messages.create(model=MODEL, max_tokens=16, messages=[{"role": "user", "content": question}])
         assert tracefork_otel.shutdown()

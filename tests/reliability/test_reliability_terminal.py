@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
-from reliability_support import clean_env, tfotel_command
+from cli_support import clean_env
+from reliability_support import tfotel_command
 
 from tracefork_otel.blobstore import sha256_hex
 from tracefork_otel.tape import Exchange, Tape, encode_bundle, tape_digest
 
-pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
+pytestmark = pytest.mark.subprocess
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 FORGED = "ok 4bf92f3577b34da6a3ce929d0e0e4736: 3 steps bit-exact"

@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import anthropic
 import httpx2
 import pytest
 from cli_support import run_tfotel
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from replay_support import API_KEY, CliResult, Recording, Served, ServedLog, trace_spans
+from trace_support import async_sdk_client, sdk_client
 
 from tracefork_otel.agents import call_agent
 from tracefork_otel.blobstore import FsspecBlobStore, open_blob_store
@@ -43,14 +43,8 @@ def record(spans: InMemorySpanExporter, tmp_path: Path) -> Callable[..., Recordi
                     outcome = call_agent(
                         agent,
                         run.nondet,
-                        sync_client=lambda: anthropic.Anthropic(
-                            base_url=endpoint.base_url, api_key=API_KEY, http_client=run.http_client(trust_env=False)
-                        ),
-                        async_client=lambda: anthropic.AsyncAnthropic(
-                            base_url=endpoint.base_url,
-                            api_key=API_KEY,
-                            http_client=run.async_http_client(trust_env=False),
-                        ),
+                        sync_client=lambda: sdk_client(endpoint.base_url, run, api_key=API_KEY),
+                        async_client=lambda: async_sdk_client(endpoint.base_url, run, api_key=API_KEY),
                     )
             except Exception as exc:
                 if raises is None or not isinstance(exc, raises):

@@ -15,13 +15,13 @@ that never depend on how long anything takes.
 from __future__ import annotations
 
 import json
-import socketserver
-import sys
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Self
+
+from loopback import LoopbackServer
 
 from tracefork_otel.sources import to_otlp_json
 from tracefork_otel.spanmodel import SpanRecord
@@ -79,7 +79,7 @@ class TraceBackend:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        server = _LoopbackServer(("127.0.0.1", 0), Handler)
+        server = LoopbackServer(("127.0.0.1", 0), Handler)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -118,19 +118,6 @@ class TraceBackend:
                 return 404, "application/json", _json({"error": {"httpCode": 404, "message": "trace not found"}})
             return 200, "application/json", _json({"result": to_otlp_json(spans)})
         return 404, "text/plain; charset=utf-8", b"404 page not found\n"
-
-
-class _LoopbackServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind does a reverse DNS lookup (socket.getfqdn) that can stall.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is no news
-            super().handle_error(request, client_address)
 
 
 def _json(doc: object) -> bytes:

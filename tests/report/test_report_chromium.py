@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import clean_env
 from report_support import HOSTILE, TRACE, blame_outcome, demo_like_exchanges, embedded_data, export_blame_to, run_spans
 
 from tracefork_otel import wire
@@ -31,10 +32,13 @@ from tracefork_otel.sources.local import LocalSource
 from tracefork_otel.spanstore import SpanStore
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not on PATH (bash scripts/ensure_chromium.sh installs Debian's package with apt-get)",
-)
+pytestmark = [
+    pytest.mark.subprocess,  # a Chromium, and tfotel in child processes
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="chromium is not on PATH (bash scripts/ensure_chromium.sh installs Debian's package with apt-get)",
+    ),
+]
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,14 +102,8 @@ def open_report(browser: Any, path: Path) -> Opened:
 
 def _tfotel(home: Path, *args: str) -> str:
     """Run the real ``tfotel`` in a child process with ``TFOTEL_HOME`` at ``home``; its stdout."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TFOTEL_", "OTEL_", "ANTHROPIC_"))}
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        env.pop(name, None)
-    env["TFOTEL_HOME"] = str(home)
-    code = "from tracefork_otel.cli import main; main()"
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=180, check=False
-    )
+    command = [sys.executable, "-c", "from tracefork_otel.cli import main; main()", *args]
+    proc = subprocess.run(command, env=clean_env(home), capture_output=True, text=True, timeout=180, check=False)
     assert proc.returncode == 0, f"tfotel {' '.join(args)} exited {proc.returncode}: {proc.stderr}"
     return proc.stdout
 

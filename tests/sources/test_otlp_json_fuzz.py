@@ -128,6 +128,7 @@ def _parses_or_source_error(doc: object) -> None:
         assert all(isinstance(span, SpanRecord) for span in spans)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(JSON)
 def test_arbitrary_json_values(doc: object) -> None:
@@ -154,6 +155,7 @@ def test_arbitrary_json_values(doc: object) -> None:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_fixture_documents(data: st.DataObject) -> None:
@@ -235,6 +237,7 @@ SPANS = st.builds(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("ids", "enums"), [("hex", "int"), ("base64", "name")])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spans=st.lists(SPANS, max_size=4))

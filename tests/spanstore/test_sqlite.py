@@ -225,6 +225,7 @@ def _write_traces(path: str, worker: int, start: multiprocessing.synchronize.Eve
     store.close()
 
 
+@pytest.mark.subprocess
 def test_several_processes_write_one_file(tmp_path: Path) -> None:
     path = tmp_path / "shared" / "spans.sqlite3"
     ctx = multiprocessing.get_context("spawn")

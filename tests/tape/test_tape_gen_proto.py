@@ -23,6 +23,7 @@ def load_script() -> ModuleType:
     return module
 
 
+@pytest.mark.subprocess
 def test_the_committed_code_is_fresh() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--check"], cwd=REPO, capture_output=True, text=True, timeout=60

@@ -149,6 +149,7 @@ def test_concurrent_forks_match_sequential_ones() -> None:
     assert any(sequential) and not all(sequential)
 
 
+@pytest.mark.slow
 def test_brute_force_harm_is_one_minus_q_at_the_cause_and_zero_elsewhere() -> None:
     """V(i) from 60 forks per step: harm lands on the cause, never on the decoys or the echo."""
     s = scenario("echo-downstream")
