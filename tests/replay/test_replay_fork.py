@@ -106,6 +106,40 @@ def test_resample_sends_the_fork_step_live(record: Record, spans: InMemorySpanEx
     assert replay_run(fork_tape, open_blob_store(), run).bit_exact
 
 
+@pytest.mark.parametrize("step", [0, 1, 2])
+def test_every_step_can_be_resampled_the_last_one_included(
+    step: int, record: Record, spans: InMemorySpanExporter
+) -> None:
+    recording = record(run)
+    last = len(recording.tape.exchanges) - 1
+    assert last == 2
+
+    with MessagesEndpoint(demo_policy) as endpoint:
+        result = _fork(recording, endpoint, step, None)
+        live = endpoint.requests
+
+    assert result.divergence is None and result.agent_error is None
+    assert (result.replayed, result.recorded) == (step, last + 1 - step)
+    assert len(live) == last + 1 - step
+    assert sha256_hex(live[0].body) == recording.tape.exchanges[step].request_sha256  # the verified fork step
+    assert result.outcome["refunded"] == 129.99
+
+
+def test_a_fork_of_the_last_step_runs_on_live_past_the_end_of_the_tape(
+    record: Record, spans: InMemorySpanExporter
+) -> None:
+    recording = record(run)
+    last = len(recording.tape.exchanges) - 1
+
+    with MessagesEndpoint(demo_policy) as endpoint:
+        result = _fork(recording, endpoint, last, dumps(SMALL_REFUND))  # a tool call where the answer was
+        live = endpoint.requests
+
+    assert result.divergence is None, result.divergence  # was a false TFO102 at step 3: "no live tail"
+    assert result.replayed == last and result.recorded == 1 + len(live)
+    assert live, "the agent went on past the recorded end, live"
+
+
 def test_a_json_message_for_a_streamed_step_is_served_as_sse(
     record: Record, spans: InMemorySpanExporter, served: ServedLog
 ) -> None:

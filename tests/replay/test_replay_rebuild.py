@@ -136,7 +136,9 @@ def test_a_crashed_run_without_its_root_span_rebuilds_partial(record: Record) ->
     assert tape.root_span_id == ""
 
 
-def test_a_run_that_raised_rebuilds_partial(record: Record, spans: InMemorySpanExporter) -> None:
+def test_a_run_that_raised_rebuilds_complete_with_its_exception_as_the_outcome(
+    record: Record, spans: InMemorySpanExporter
+) -> None:
     seen: list[str] = []
 
     def crashing(client: Any, nondet: Any) -> None:
@@ -151,7 +153,8 @@ def test_a_run_that_raised_rebuilds_partial(record: Record, spans: InMemorySpanE
 
     tape = rebuild_tape(trace_id, records)
 
-    assert tape.partial is True
+    assert tape.partial is False  # every byte is there: a replay must raise the same exception
+    assert (tape.outcome_status, tape.recorded_error_type) == ("error", "RuntimeError")
     assert [ex.step for ex in tape.exchanges] == [0, 1, 2]
     assert len(tape.draws) == 2
 
