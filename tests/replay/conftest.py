@@ -17,6 +17,7 @@ from replay_support import API_KEY, CliResult, Recording, Served, ServedLog, tra
 from tracefork_otel.agents import call_agent
 from tracefork_otel.blobstore import FsspecBlobStore, open_blob_store
 from tracefork_otel.demo import MessagesEndpoint, demo_policy
+from tracefork_otel.demo.compression import Compression
 from tracefork_otel.record import record_run
 from tracefork_otel.replay import session as session_module
 from tracefork_otel.replay.rebuild import rebuild_tape
@@ -32,9 +33,11 @@ def record(spans: InMemorySpanExporter, tmp_path: Path) -> Callable[..., Recordi
         *,
         policy: Callable[[dict[str, Any]], dict[str, Any]] = demo_policy,
         statuses: Iterable[int] | None = None,
+        compression: Compression | None = None,
         name: str = "replay-test",
     ) -> Recording:
-        with MessagesEndpoint(policy, statuses=statuses) as endpoint, record_run(name) as run:
+        endpoint = MessagesEndpoint(policy, statuses=statuses, compression=compression)
+        with endpoint, record_run(name) as run:
             outcome = call_agent(
                 agent,
                 run.nondet,
