@@ -10,7 +10,8 @@ in one place::
     │   └── BlobIntegrityError(ValueError)   bytes read do not hash to their name
     ├── TapeError(ValueError)            corrupt, foreign or too-new tape / bundle
     │   ├── TapeRedactedError            redacted at record time: inspect it, never replay it
-    │   └── TapePartialError             a partial recording (crash, kill): replay its prefix only when asked
+    │   ├── TapePartialError             a partial recording (crash, kill): replay its prefix only when asked
+    │   └── TapeEncodedError             a response stored still compressed (an older recorder's tape)
     ├── TraceNotFoundError               unknown trace id in a source
     ├── SourceError                      backend unreachable, refused, timed out, bad body
     ├── RebuildError                     spans + blobs do not make a complete tape
@@ -18,6 +19,7 @@ in one place::
     ├── OracleError                      the oracle raised, or returned something not a bool
     ├── StoreError                       the local span store cannot be read or written
     ├── FrameTooLarge(ValueError)        a zstd frame claims or expands past its cap
+    ├── ContentDecodingError(ValueError) a response body does not undo from its content-encoding
     ├── NotReplayableError               the run (or a fork's prefix) does not replay, so forks
     │                                    are no counterfactuals of it; carries the divergence
     ├── LiveEndpointError                the live endpoint failed during a fork (measures nothing)
@@ -106,6 +108,29 @@ class TapePartialError(TapeError):
         self.steps = steps
 
 
+class TapeEncodedError(TapeError):
+    """A recorded response body is still content-encoded (gzip, zstd, zlib) where its exchange says JSON or SSE.
+
+    The recorder used to store a compressed response as it came off the wire and drop its
+    ``content-encoding``; served back, the SDK would parse compressed bytes as text. Such a tape
+    cannot be repaired: the run has to be recorded again.
+
+    Attributes:
+        step: the first such step.
+        coding: the coding its body starts with.
+    """
+
+    def __init__(self, trace_id: str, step: int, coding: str) -> None:
+        super().__init__(
+            f"tape {trace_id} step {step}: the recorded response is {coding}-compressed bytes, not the body the"
+            " SDK parsed (an older recorder kept compressed responses as sent); it cannot be replayed:"
+            " record the run again"
+        )
+        self.trace_id = trace_id
+        self.step = step
+        self.coding = coding
+
+
 class TraceNotFoundError(TraceforkError, LookupError):
     """The source has no trace with this id."""
 
@@ -147,6 +172,11 @@ class FrameTooLarge(TraceforkError, ValueError):
         super().__init__(f"{what} {size} bytes")
         self.size = size
         self.declared = declared
+
+
+class ContentDecodingError(TraceforkError, ValueError):
+    """A response body cannot be undone from its ``content-encoding``: corrupt, a coding this process
+    cannot undo, or it expands past the cap (a decompression bomb)."""
 
 
 class BudgetExhausted(TraceforkError):

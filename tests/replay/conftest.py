@@ -17,6 +17,7 @@ from trace_support import async_sdk_client, sdk_client
 from tracefork_otel.agents import call_agent
 from tracefork_otel.blobstore import FsspecBlobStore, open_blob_store
 from tracefork_otel.demo import MessagesEndpoint, demo_policy
+from tracefork_otel.demo.compression import Compression
 from tracefork_otel.record import record_run
 from tracefork_otel.replay import session as session_module
 from tracefork_otel.replay.rebuild import rebuild_tape
@@ -32,12 +33,13 @@ def record(spans: InMemorySpanExporter, tmp_path: Path) -> Callable[..., Recordi
         *,
         policy: Callable[[dict[str, Any]], dict[str, Any]] = demo_policy,
         statuses: Iterable[int] | None = None,
+        compression: Compression | None = None,
         name: str = "replay-test",
         raises: type[Exception] | None = None,
     ) -> Recording:
         """``raises``: the agent is expected to raise this (recorded as the run's outcome); the outcome is None."""
         outcome: Any = None
-        with MessagesEndpoint(policy, statuses=statuses) as endpoint:
+        with MessagesEndpoint(policy, statuses=statuses, compression=compression) as endpoint:
             try:
                 with record_run(name) as run:
                     outcome = call_agent(

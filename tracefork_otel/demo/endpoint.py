@@ -12,8 +12,10 @@ A *policy* plays the model: it gets the parsed request JSON and returns a Messag
 dict (see `message`). A request with ``"stream": true`` gets the same Message as the SSE
 event sequence the real API sends (`stream_events`), in HTTP/1.1 chunks flushed one event
 at a time. Every body is serialised with sorted keys and no whitespace, so one policy
-output is always the same bytes. A request with a ``thread`` field (the SDK's server-side
-message threads) is answered from the full conversation the server keeps (`ThreadStore`).
+output is always the same bytes (before any ``compression``, which stands for a gateway
+that compresses: a whole JSON body, or an SSE stream flushed event by event). A request
+with a ``thread`` field (the SDK's server-side message threads) is answered from the full
+conversation the server keeps (`ThreadStore`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import urlsplit
 
+from tracefork_otel.contentcoding import CONTENT_ENCODING
+from tracefork_otel.demo.compression import BodyCompressor, Compression
 from tracefork_otel.demo.threads import ThreadRejected, ThreadStore
 from tracefork_otel.errors import ConfigError
 from tracefork_otel.wire import (
@@ -97,6 +101,7 @@ class MessagesEndpoint:
             and then waits for this event before writing the rest.
         statuses: Forced HTTP statuses, consumed one per request before normal service,
             each answered with Anthropic's error JSON (529 → ``overloaded_error``).
+        compression: When given, every response body is compressed so (see `Compression`).
 
     Raises:
         ConfigError: On a negative ``chunk_delay`` or a forced status outside 400-599.
@@ -109,12 +114,14 @@ class MessagesEndpoint:
         chunk_delay: float = 0.0,
         hold_after_first_event: threading.Event | None = None,
         statuses: Iterable[int] | None = None,
+        compression: Compression | None = None,
     ) -> None:
         if chunk_delay < 0:
             raise ConfigError(f"chunk_delay must be >= 0, got {chunk_delay}")
         self.policy = policy
         self.chunk_delay = chunk_delay
         self.hold_after_first_event = hold_after_first_event
+        self.compression = compression
         self._lock = threading.Lock()
         self._statuses: deque[int] = deque()
         self._requests: list[ReceivedRequest] = []
@@ -330,10 +337,21 @@ class _Handler(BaseHTTPRequestHandler):
             return b"".join(parts)
         return self.rfile.read(int(self.headers.get("content-length") or 0))
 
+    def _compressor(self) -> BodyCompressor | None:
+        """The compressor of this response, its ``content-encoding`` header sent; call after ``send_response``."""
+        compression = self._endpoint.compression
+        if compression is None or not compression.applies({k.lower(): v for k, v in self.headers.items()}):
+            return None
+        self.send_header(CONTENT_ENCODING, compression.header)
+        return BodyCompressor(compression.codings)
+
     def _send_json(self, status: int, obj: object, request_id: str) -> None:
         data = dumps(obj)
         self.send_response(status, _phrase(status))
         self.send_header("content-type", "application/json")
+        compressor = self._compressor()
+        if compressor is not None:
+            data = compressor.finish(data)
         self.send_header("content-length", str(len(data)))
         self.send_header("request-id", request_id)
         if status >= 400:
@@ -352,14 +370,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("cache-control", "no-cache")
         self.send_header("transfer-encoding", "chunked")
         self.send_header("request-id", request_id)
+        compressor = self._compressor()
         self.end_headers()
         for index, (name, data) in enumerate(stream_events(reply)):
             if index and endpoint.chunk_delay:
                 time.sleep(endpoint.chunk_delay)
-            self._write_chunk(encode_event(name, data))
+            event = encode_event(name, data)
+            self._write_chunk(event if compressor is None else compressor.push(event))  # a flush is never empty
             if index == 0 and not endpoint._hold():
                 self.close_connection = True  # stopped while held: end without the final chunk
                 return
+        if compressor is not None and (end := compressor.finish()):
+            self._write_chunk(end)
         self._write_chunk(b"")
 
     def _write_chunk(self, data: bytes) -> None:

@@ -29,7 +29,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import sha256_hex
-from tracefork_otel.errors import BlobError, ConfigError
+from tracefork_otel.blobstore.fsspec_store import MAX_BLOB_BYTES
+from tracefork_otel.contentcoding import CONTENT_ENCODING, codings_to_undo, decode, listed_codings
+from tracefork_otel.errors import BlobError, ConfigError, ContentDecodingError
 from tracefork_otel.record.attributes import request_attributes, response_attributes
 from tracefork_otel.record.config import RecordConfig
 from tracefork_otel.record.run import RunState, ambient_run, current_run, fallback_run, new_trace_id, trace_id_of
@@ -42,7 +44,9 @@ from tracefork_otel.urls import safe_url, scrub_urls
 logger = logging.getLogger(__name__)
 
 KEPT_RESPONSE_HEADERS = frozenset({"content-type", "request-id", "retry-after", "retry-after-ms", "x-should-retry"})
-"""Response headers replay needs (the SDK reads them for retries and parsing); nothing else is kept."""
+"""Response headers replay needs (the SDK reads them for retries and parsing); nothing else is kept.
+
+``content-encoding`` is not kept on purpose: the stored body is the decoded one the SDK parsed."""
 KEPT_RESPONSE_HEADER_PREFIXES = ("anthropic-ratelimit-",)
 
 
@@ -107,6 +111,8 @@ class ExchangeRecorder:
         self._chunks: list[bytes] = []
         self._status = 0
         self._headers: tuple[tuple[str, str], ...] = ()
+        self._codings: list[str] = []
+        self._client_codings: frozenset[str] = frozenset()
         self._stream = False
         self._complete = False
         self._closed = False
@@ -145,10 +151,22 @@ class ExchangeRecorder:
 
     # --- events from the driver -------------------------------------------------
 
-    def on_response(self, status_code: int, headers: list[tuple[str, str]], *, stream: bool) -> None:
+    def on_response(
+        self, status_code: int, headers: list[tuple[str, str]], *, stream: bool, client_codings: frozenset[str]
+    ) -> None:
+        """The response started: its status and headers (names lowercased).
+
+        Args:
+            stream: an SSE response.
+            client_codings: the content codings the client undoes before its caller reads the body
+                (`contentcoding.ContentCoding` values); the chunks that follow are the raw ones, and the
+                recorded body is them with the same codings undone. Empty when the chunks are already decoded.
+        """
         self._status = status_code
         self._stream = stream
         self._headers = tuple((k, v) for k, v in headers if keep_header(k))
+        self._codings = listed_codings(v for k, v in headers if k == CONTENT_ENCODING)
+        self._client_codings = client_codings
 
     def on_chunk(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
@@ -181,6 +199,17 @@ class ExchangeRecorder:
     def _finish(self, end_ns: int, *, strict: bool = False) -> None:
         run, store = self._run, self._config.blob_store
         request, body = self._body, b"".join(self._chunks)
+        if self._codings:
+            try:
+                body = decode(body, codings_to_undo(self._codings, self._client_codings), limit=MAX_BLOB_BYTES)
+            except ContentDecodingError as exc:
+                # Never store bytes the SDK did not parse as if it had: nothing of this exchange is kept.
+                why = f"response body not decoded: {exc}"
+                if strict:
+                    self._end_span(end_ns, why)
+                    raise passthrough(exc) from exc
+                self._drop(why, end_ns)
+                return
         redacted = False
         if self._config.redact is not None:
             try:

@@ -8,7 +8,10 @@ VCR.py's httpx stubs take the httpx module as a parameter.
 A transport wraps the client's own transport, so retries, proxies, timeouts and
 connection pooling behave exactly as without recording. It tees the request body and
 the response body as the chunks pass: a streamed (SSE) response reaches the agent
-event by event, and is stored when its stream is closed.
+event by event, and is stored when its stream is closed. The chunks teed are the raw
+ones (still compressed under ``content-encoding``); the agent gets them unchanged and
+its client decodes them, while the recorder undoes the same codings on its copy, on the
+background writer (see ``contentcoding``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from tracefork_otel import clientseam
 from tracefork_otel import environment_variables as env
+from tracefork_otel.contentcoding import ContentCoding
 from tracefork_otel.record import config as record_config
 from tracefork_otel.record.exchange import ExchangeRecorder, suppressed, warn_once
 from tracefork_otel.record.run import RunState, current_run
@@ -55,16 +59,29 @@ def _start(request: Any, body: bytes, run: RunState | None) -> ExchangeRecorder 
         return None
 
 
-def _response_started(recorder: ExchangeRecorder, response: Any) -> None:
+def _client_codings(mod: ModuleType) -> frozenset[str]:
+    """The content codings ``mod`` (``httpx``/``httpx2``) undoes before the SDK reads a body.
+
+    Read from the library's own table, so the recorded body is the one the SDK parsed also
+    where ``br`` or ``zstd`` is not installed (the library then hands those bodies on as they
+    came). A library without that table is taken to undo every coding this package knows.
+    """
+    decoders = getattr(getattr(mod, "_decoders", None), "SUPPORTED_DECODERS", None)
+    return frozenset(ContentCoding) if decoders is None else frozenset(decoders)
+
+
+def _response_started(recorder: ExchangeRecorder, response: Any, client_codings: frozenset[str]) -> None:
     headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers.raw]
     content_type = response.headers.get("content-type", "")
-    recorder.on_response(response.status_code, headers, stream=content_type.startswith("text/event-stream"))
+    stream = content_type.startswith("text/event-stream")
+    recorder.on_response(response.status_code, headers, stream=stream, client_codings=client_codings)
 
 
 @functools.cache
 def _build(module_name: str) -> tuple[type, type]:
     """The (sync, async) recording transport classes for ``httpx`` or ``httpx2``."""
     mod: ModuleType = importlib.import_module(module_name)
+    client_codings = _client_codings(mod)
 
     class TeeStream(mod.SyncByteStream, mod.AsyncByteStream):  # type: ignore[misc, name-defined]
         """Passes every chunk through unchanged and hands it to the recorder."""
@@ -106,13 +123,15 @@ def _build(module_name: str) -> tuple[type, type]:
                 self._recorder.on_close()
 
     def _tee(recorder: ExchangeRecorder, response: Any) -> Any:
-        _response_started(recorder, response)
         if response.is_stream_consumed:
-            # Built with content= (a mock, a cache): the client will never read or close its stream.
+            # Built with content= (a mock, a cache): the client will never read or close its stream,
+            # and ``content`` is already decoded.
+            _response_started(recorder, response, frozenset())
             recorder.on_chunk(response.content)
             recorder.on_complete()
             recorder.on_close()
         else:
+            _response_started(recorder, response, client_codings)
             response.stream = TeeStream(response.stream, recorder)
         return response
 

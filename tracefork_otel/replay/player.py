@@ -11,9 +11,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from typing import Final
 
 from tracefork_otel.blobstore import sha256_hex
-from tracefork_otel.errors import DivergenceCode, ReplayDivergence, TapePartialError, TapeRedactedError
+from tracefork_otel.contentcoding import sniff_coding
+from tracefork_otel.errors import (
+    DivergenceCode,
+    ReplayDivergence,
+    TapeEncodedError,
+    TapePartialError,
+    TapeRedactedError,
+)
 from tracefork_otel.nondet import Nondet
 from tracefork_otel.replay.verify import first_difference
 from tracefork_otel.tape.model import Draw, DrawKind, Exchange, Tape
@@ -23,6 +31,10 @@ HINT_REQUEST = (
     "The agent's code, prompts, tools or inputs changed since the run was recorded, or it reads "
     "the clock/ids/randomness outside the nondet seam"
 )
+
+
+_PARSED_TYPES: Final = ("application/json", "text/event-stream")
+"""Content types whose bodies the SDK parses as text, so never start with a compression signature."""
 
 
 def check_replayable(tape: Tape, *, allow_partial: bool = False) -> None:
@@ -38,6 +50,23 @@ def check_replayable(tape: Tape, *, allow_partial: bool = False) -> None:
         raise TapeRedactedError(tape.trace_id, redacted)
     if tape.partial and not allow_partial:
         raise TapePartialError(tape.trace_id, len(tape.exchanges))
+
+
+def check_decoded(tape: Tape, blobs: Mapping[str, bytes]) -> None:
+    """Refuse a tape whose JSON or SSE response is still compressed (an older recorder kept the wire bytes).
+
+    Only signatures are recognised (gzip, zstd, a zlib header); raw deflate and brotli have none.
+
+    Raises:
+        TapeEncodedError: naming the first such step and its coding.
+    """
+    for ex in tape.exchanges:
+        content_type = next((v for k, v in ex.response_headers if k.lower() == "content-type"), "")
+        if not content_type.lower().startswith(_PARSED_TYPES):
+            continue
+        coding = sniff_coding(blobs.get(ex.response_sha256, b""))
+        if coding is not None:
+            raise TapeEncodedError(tape.trace_id, ex.step, coding)
 
 
 class TapePlayer:
@@ -56,12 +85,14 @@ class TapePlayer:
         TapeRedactedError: the tape was redacted at record time (replay, fork and blame all
             come through here).
         TapePartialError: a partial recording, without ``allow_partial``.
+        TapeEncodedError: a JSON or SSE response on the tape is still compressed.
     """
 
     def __init__(
         self, tape: Tape, blobs: Mapping[str, bytes], *, until_step: int | None = None, allow_partial: bool = False
     ) -> None:
         check_replayable(tape, allow_partial=allow_partial)
+        check_decoded(tape, blobs)
         self.tape = tape
         self._blobs = blobs
         self._limit = len(tape.exchanges) if until_step is None else min(until_step, len(tape.exchanges))

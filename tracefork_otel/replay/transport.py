@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from tracefork_otel.contentcoding import CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING
 from tracefork_otel.errors import DivergenceCode, ReplayDivergence
 from tracefork_otel.replay.player import TapePlayer
 from tracefork_otel.sdk_errors import passthrough
@@ -33,6 +34,9 @@ LIVE: Final = "live"
 _RETRYABLE = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 FAST_RETRY_MS = "0.001"
 """``retry-after-ms`` served on a replayed retryable error, so the SDK's retry happens at once."""
+_FRAMING: Final = frozenset({CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING})
+"""Headers about the recorded transfer, never served: the tape holds the decoded body, served whole.
+(The recorder does not keep them; a tape from elsewhere might.)"""
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class CannedResponse:
 
     @classmethod
     def recorded(cls, exchange: Exchange, body: bytes) -> CannedResponse:
-        headers = exchange.response_headers
+        """The recorded response of ``exchange`` with its decoded ``body``, ready to serve to the SDK."""
+        headers = tuple((k, v) for k, v in exchange.response_headers if k.lower() not in _FRAMING)
         if exchange.status_code in _RETRYABLE:
             # The SDK would sleep for its backoff before retrying; the replay does not wait.
             headers = tuple((k, v) for k, v in headers if k not in {"retry-after", "retry-after-ms"})
