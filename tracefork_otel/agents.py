@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import inspect
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from tracefork_otel.errors import AgentLoadError, OracleError
@@ -22,7 +24,9 @@ from tracefork_otel.nondet import Nondet
 
 
 def load_callable(spec: str, *, what: str = "agent") -> Callable[..., Any]:
-    """Import ``module:function`` (the current folder is importable, as with ``python -m``).
+    """Import ``module:function`` (the current folder is importable, as with ``python -m``), or
+    ``path/to/script.py:function`` (a script's function, imported under another name than ``__main__``,
+    so its ``if __name__ == "__main__":`` block does not run).
 
     Raises:
         AgentLoadError: malformed spec, module not importable, or no such callable.
@@ -34,7 +38,7 @@ def load_callable(spec: str, *, what: str = "agent") -> Callable[..., Any]:
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
     try:
-        module = importlib.import_module(module_name)
+        module = _import_file(module_name) if module_name.endswith(".py") else importlib.import_module(module_name)
     except Exception as exc:  # the agent's own import-time errors included
         raise AgentLoadError(f"cannot import {what} module {module_name!r}: {type(exc).__name__}: {exc}") from exc
     target: Any = module
@@ -45,6 +49,20 @@ def load_callable(spec: str, *, what: str = "agent") -> Callable[..., Any]:
     if not callable(target):
         raise AgentLoadError(f"{what} {spec!r} is not callable")
     return target  # type: ignore[no-any-return]
+
+
+def _import_file(path: str) -> ModuleType:
+    """A script imported as the module ``__tracefork_script__`` (its folder importable, as when it ran)."""
+    folder = str(Path(path).resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location("__tracefork_script__", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def is_async(fn: Callable[..., Any]) -> bool:

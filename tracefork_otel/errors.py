@@ -22,6 +22,7 @@ in one place::
     ├── ContentDecodingError(ValueError) a response body does not undo from its content-encoding
     ├── NotReplayableError               the run (or a fork's prefix) does not replay, so forks
     │                                    are no counterfactuals of it; carries the divergence
+    ├── RunFragmentError                 the trace holds calls of a larger run, not a whole run
     ├── LiveEndpointError                the live endpoint failed during a fork (measures nothing)
     ├── BudgetExhausted                  blame's run or dollar cap was reached
     ├── ReplayDivergence                 the replayed run differs from the tape (exit 1 in
@@ -205,6 +206,23 @@ class NotReplayableError(TraceforkError):
     def __init__(self, message: str, divergence: ReplayDivergence | None) -> None:
         super().__init__(f"{message}: {divergence}")
         self.divergence = divergence
+
+
+class RunFragmentError(TraceforkError):
+    """The trace holds some calls of a larger run (no run boundary opened it), and the agent went on past them.
+
+    Attributes:
+        steps: how many calls the trace holds.
+    """
+
+    def __init__(self, trace_id: str, steps: int) -> None:
+        super().__init__(
+            f"trace {trace_id} holds {steps} call(s) of a larger run, not a whole run, so it cannot be replayed"
+            " alone: record the whole run with @tracefork_otel.agent on its entry function, or run it as"
+            " `tfotel record -- python agent.py …`"
+        )
+        self.trace_id = trace_id
+        self.steps = steps
 
 
 class DivergenceCode(enum.StrEnum):

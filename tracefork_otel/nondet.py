@@ -14,10 +14,13 @@ provide a source; the draw kinds live with ``Draw`` in the tape model.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime
 import random as _random
+import threading
 import uuid
+from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 
@@ -62,20 +65,41 @@ class LiveNondet:
 
 _current: contextvars.ContextVar[Nondet | None] = contextvars.ContextVar("tracefork_nondet", default=None)
 _live = LiveNondet()
+_served: list[Nondet] = []
+_served_lock = threading.Lock()
 
 
 def current() -> Nondet:
-    """The current run's source, or live values outside a run."""
-    return _current.get() or _live
+    """The current run's source; else the one replay serving the process (from a thread that did not inherit
+    the replay's context, as a framework's worker thread); else live values."""
+    source = _current.get()
+    if source is not None:
+        return source
+    served = _served
+    return served[0] if len(served) == 1 else _live
 
 
-def use(source: Nondet | None) -> contextvars.Token[Nondet | None]:
-    """Make ``source`` current in this context; pass the token to ``reset``."""
-    return _current.set(source)
+@contextlib.contextmanager
+def serving(source: Nondet) -> Iterator[None]:
+    """Make ``source`` current in this context and, while it is the only one served, in every thread.
 
-
-def reset(token: contextvars.Token[Nondet | None]) -> None:
-    _current.reset(token)
+    A recording run serves its recording source, a replay its tape's draws. Threads that did not
+    inherit the context (a framework's worker pool) draw from it only while no other run or replay
+    is served in the process: with several at once, such a thread cannot be told apart and draws
+    live values (which a replay then reports as drift, at the field that changed).
+    """
+    token = _current.set(source)
+    with _served_lock:
+        added = not any(s is source for s in _served)
+        if added:
+            _served.append(source)
+    try:
+        yield
+    finally:
+        if added:
+            with _served_lock:
+                _served.remove(source)
+        _current.reset(token)
 
 
 def now_iso() -> str:

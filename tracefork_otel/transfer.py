@@ -9,6 +9,7 @@ from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.errors import TapeError
 from tracefork_otel.outfile import write_output
+from tracefork_otel.replay.session import load_blobs
 from tracefork_otel.spanmodel import (
     SPAN_ID_DIGITS,
     TRACE_ID_DIGITS,
@@ -27,7 +28,7 @@ MAX_TAPE_FILE_BYTES = 1024 * 1024 * 1024
 
 def write_bundle(tape: Tape, blob_store: BlobStore, path: str | os.PathLike[str]) -> int:
     """Write ``tape`` and its blobs to ``path`` (``-`` for stdout) as `write_output` writes files; return the size."""
-    blobs = {digest: blob_store.get(digest) for digest in tape.blob_digests()}
+    blobs = load_blobs(tape, blob_store)
     data = encode_bundle(tape, blobs)
     write_output(path, data)
     return len(data)
@@ -67,6 +68,8 @@ def tape_spans(tape: Tape, blob_store_url: str) -> list[SpanRecord]:
             semconv.RUN_PARTIAL: tape.partial,
             semconv.BLOB_STORE: blob_store_url,
             **({semconv.REDACTED: True} if tape.first_redacted_step() is not None else {}),
+            **(tape.entry.attributes() if tape.entry is not None else {}),
+            **(tape.outcome.attributes() if tape.outcome is not None else {}),
             **(
                 {semconv.FORK_PARENT_TRACE_ID: tape.parent_trace_id, semconv.FORK_STEP: tape.fork_step}
                 if tape.parent_trace_id
@@ -173,7 +176,7 @@ def import_bundle(path: Path, blob_store: BlobStore, span_store: SpanStore, *, f
             " nothing was imported (pass --force to replace it)"
         )
     previous: str | None = None
-    for digest in tape.blob_digests():
+    for digest in [*tape.blob_digests(), *(d for d in tape.run_blob_digests() if d in blobs)]:
         blob_store.put(blobs[digest], bases=[previous] if previous else [])
         previous = digest
     if not same:

@@ -48,7 +48,7 @@ def echo_policy(request: dict[str, Any]) -> dict[str, Any]:
     return message(f"echo: {text}", request=request)
 
 
-def _ask(client: Any, prompt: str, *, system: str = SYSTEM) -> str:
+def ask(client: Any, prompt: str, *, system: str = SYSTEM) -> str:
     reply = client.messages.create(
         model=MODEL, max_tokens=MAX_TOKENS, system=system, messages=[{"role": "user", "content": prompt}]
     )
@@ -96,14 +96,14 @@ def prompted(client: Any, nondet: Any) -> list[str]:
     answers = []
     for step in range(3):
         system = SYSTEM[:-2] + SYSTEM[-2].upper() + SYSTEM[-1] if step == SYSTEM_DRIFT_AT else SYSTEM
-        answers.append(_ask(client, f"question {step}", system=system))
+        answers.append(ask(client, f"question {step}", system=system))
     return answers
 
 
 def clock_in_request(client: Any, nondet: Any) -> str:
     """Reads the clock and a uuid directly, not through ``nondet``: cannot replay bit-exact."""
     stamp = datetime.datetime.now(datetime.UTC).isoformat()
-    return _ask(client, f"ticket {uuid.uuid4().hex} opened at {stamp}")
+    return ask(client, f"ticket {uuid.uuid4().hex} opened at {stamp}")
 
 
 def drawing(client: Any, nondet: Any) -> dict[str, Any]:
@@ -116,18 +116,18 @@ def drawing(client: Any, nondet: Any) -> dict[str, Any]:
             drawn.append(nondet.new_id("tk"))
         else:
             drawn.append(nondet.random())
-    return {"drawn": drawn, "answer": _ask(client, "what time is it?")}
+    return {"drawn": drawn, "answer": ask(client, "what time is it?")}
 
 
 def counted(client: Any, nondet: Any) -> list[str]:
     """``CALLS`` requests, one after the other."""
-    return [_ask(client, f"call {i}") for i in range(CALLS)]
+    return [ask(client, f"call {i}") for i in range(CALLS)]
 
 
 def catching(client: Any, nondet: Any) -> str:
     """Asks ``PROMPT``; keeps whatever the SDK raised in ``CAUGHT`` and raises it on."""
     try:
-        return _ask(client, PROMPT)
+        return ask(client, PROMPT)
     except BaseException as exc:
         CAUGHT.append(exc)
         raise
@@ -151,7 +151,7 @@ class AgentFailed(RuntimeError):
 
 def raising_after(client: Any, nondet: Any) -> str:
     """Two requests, then, when ``RAISE_AFTER`` is set, an exception of the agent's own (no request after it)."""
-    answer = _ask(client, "first") + _ask(client, "second")
+    answer = ask(client, "first") + ask(client, "second")
     if RAISE_AFTER:
         raise AgentFailed("the agent gave up after its last request")
     return answer
@@ -159,7 +159,7 @@ def raising_after(client: Any, nondet: Any) -> str:
 
 def single(client: Any, nondet: Any) -> str:
     """One request with the SDK's default retries."""
-    return _ask(client, "just once")
+    return ask(client, "just once")
 
 
 def parallel(client: Any, nondet: Any) -> list[str]:
@@ -173,7 +173,7 @@ def parallel(client: Any, nondet: Any) -> list[str]:
         try:
             if ORDER is not None and ORDER[1] == key:
                 done[ORDER[0]].wait(10)
-            results[key] = _ask(client, prompts[key])
+            results[key] = ask(client, prompts[key])
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -187,3 +187,27 @@ def parallel(client: Any, nondet: Any) -> list[str]:
     if errors:
         raise errors[0]
     return [results["a"], results["b"]]
+
+
+def module_seam(client: Any, nondet: Any) -> dict[str, Any]:
+    """Reads its clock and ids through the module-level seam only, once from a worker thread (as a framework's
+    tool function would: the thread does not inherit the caller's context)."""
+    import concurrent.futures
+
+    import tracefork_otel
+
+    stamp = tracefork_otel.now_iso()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        ticket = pool.submit(tracefork_otel.new_id, "tk").result()
+    answer = ask(client, f"ticket {ticket} opened at {stamp}")
+    return {"ticket": ticket, "stamp": stamp, "answer": answer}
+
+
+MODULE_CLIENT: Any = None
+"""The client ``module_client`` uses instead of the one it is given (set by the test, as a module-level
+``client = anthropic.Anthropic()`` of an agent's own would be)."""
+
+
+def module_client(client: Any, nondet: Any) -> str:
+    """Ignores the client it is given and asks through ``MODULE_CLIENT``."""
+    return ask(MODULE_CLIENT, "from the module's own client") + ask(MODULE_CLIENT, "and again")

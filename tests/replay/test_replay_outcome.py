@@ -92,7 +92,7 @@ def test_the_recorded_outcome_travels_in_an_exported_tape(
     path = tmp_path / "run.tftape"
     assert tfotel("export", recording.trace_id, "-o", str(path)).code == 0
     tape, _ = read_bundle_file(path)
-    assert (tape.outcome_status, tape.outcome_error_type) == ("ok", "")
+    assert tape.outcome is not None and (tape.outcome.status, tape.outcome.error_type) == ("ok", "")
 
 
 def _cut_after(recording: Recording, steps: int) -> Recording:

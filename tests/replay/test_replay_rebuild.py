@@ -154,7 +154,7 @@ def test_a_run_that_raised_rebuilds_complete_with_its_exception_as_the_outcome(
     tape = rebuild_tape(trace_id, records)
 
     assert tape.partial is False  # every byte is there: a replay must raise the same exception
-    assert (tape.outcome_status, tape.recorded_error_type) == ("error", "RuntimeError")
+    assert tape.outcome is not None and (tape.outcome.status, tape.recorded_error_type) == ("error", "RuntimeError")
     assert [ex.step for ex in tape.exchanges] == [0, 1, 2]
     assert len(tape.draws) == 2
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tracefork_otel._proto.tracefork.v1 import tape_pb2
 from tracefork_otel.blobstore import sha256_hex
+from tracefork_otel.entrypoint import EntryKind, EntryPoint, Outcome, OutcomeStatus
 from tracefork_otel.errors import TapeError
 from tracefork_otel.tape import SCHEMA_VERSION, Draw, Exchange, Tape, decode_bundle, encode_bundle
 from tracefork_otel.tape import codec as codec_module
@@ -123,6 +124,9 @@ tape_strategy = every_field(
         every_field(Exchange, response_headers=st.lists(st.tuples(text, text), max_size=3).map(tuple)), max_size=4
     ).map(tuple),
     draws=st.lists(every_field(Draw), max_size=4).map(tuple),
+    outcome=st.none() | every_field(Outcome, status=st.sampled_from(OutcomeStatus)),
+    entry=st.none()
+    | every_field(EntryPoint, kind=st.sampled_from(EntryKind), command=st.lists(text, max_size=3).map(tuple)),
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from tracefork_otel.blame.sampler import ForkSampler, usage_of
 from tracefork_otel.blame.strategy import Strategy
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.errors import ConfigError, NotReplayableError
-from tracefork_otel.replay.runner import replay_run
+from tracefork_otel.replay.runner import replay_whole_run
 from tracefork_otel.replay.session import load_blobs
 from tracefork_otel.tape.model import Tape
 
@@ -39,13 +39,14 @@ class CostEstimate:
 def estimate_cost(tape: Tape, blobs: Mapping[str, bytes], strategy: Strategy, price: Price) -> CostEstimate:
     """Runs and tokens a blame of ``tape`` is expected to need.
 
-    A fork at step i pays for the live tail from i on, so a run costs on average the
-    tokens of the recorded tail averaged over i.
+    A fork at model step i pays for the live tail from i on, so a run costs on average the
+    tokens of the recorded tail averaged over the model steps (the only ones forked at).
     """
-    n = len(tape.exchanges)
+    steps = tape.model_steps()
+    n = len(steps)
     usage = [usage_of(blobs[ex.response_sha256], ex.stream) for ex in tape.exchanges]
-    tails_in = [sum(u[0] for u in usage[i:]) for i in range(n)]
-    tails_out = [sum(u[1] for u in usage[i:]) for i in range(n)]
+    tails_in = [sum(u[0] for u in usage[i:]) for i in steps]
+    tails_out = [sum(u[1] for u in usage[i:]) for i in steps]
     expected, worst = strategy.runs(n)
     return CostEstimate(
         runs_expected=expected,
@@ -62,8 +63,9 @@ def recorded_verdict(tape: Tape, store: BlobStore, agent: Callable[..., Any], or
     Raises:
         NotReplayableError: the run does not replay, so forks would not be counterfactuals of it.
         OracleError: the oracle raised or did not return a bool.
+        RunFragmentError: the trace holds only some calls of a larger run.
     """
-    receipt = replay_run(tape, store, agent)
+    receipt = replay_whole_run(tape, store, agent)
     if not receipt.bit_exact:
         raise NotReplayableError(
             f"run {tape.trace_id} does not replay bit-exact, so it cannot be blamed", receipt.divergence
@@ -71,6 +73,21 @@ def recorded_verdict(tape: Tape, store: BlobStore, agent: Callable[..., Any], or
     if receipt.agent_error is not None:
         return False
     return verdict(oracle, receipt.outcome)
+
+
+class _ModelSteps:
+    """The sampler as a strategy sees it: the tape's model steps only, numbered ``0..m-1``.
+
+    ``count_tokens``, model listing, batch and file calls are replayed in every prefix and made
+    live in every tail, but never forked at, so never ranked.
+    """
+
+    def __init__(self, sampler: ForkSampler, steps: Sequence[int]) -> None:
+        self._sampler = sampler
+        self._steps = steps
+
+    def sample(self, index: int, count: int) -> list[bool]:
+        return self._sampler.sample(self._steps[index], count)
 
 
 def blame_run(
@@ -114,7 +131,10 @@ def blame_run(
         seed=seed,
         on_sample=on_sample,
     )
-    outcome = strategy.run(sampler, len(tape.exchanges), recorded_success=False)
+    steps = tape.model_steps()
+    outcome = strategy.run(_ModelSteps(sampler, steps), len(steps), recorded_success=False).renumbered(
+        steps, len(tape.exchanges)
+    )
     return BlameReport(
         trace_id=tape.trace_id,
         outcome=outcome,
@@ -123,6 +143,6 @@ def blame_run(
         input_tokens=budget.input_tokens,
         output_tokens=budget.output_tokens,
         dollars=budget.dollars,
-        fixed_k_runs=FIXED_K_REFERENCE * len(tape.exchanges),
+        fixed_k_runs=FIXED_K_REFERENCE * len(steps),
         agent_errors=len(sampler.agent_errors),
     )

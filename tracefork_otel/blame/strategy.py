@@ -21,7 +21,9 @@ onto the exported span, in the manner of the OTel SDK's samplers):
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -68,6 +70,19 @@ class BlameOutcome:
     @property
     def ranking(self) -> list[int]:
         return [s.step for s in sorted(self.steps, key=lambda s: s.rank)]
+
+    def renumbered(self, steps: Sequence[int], end: int) -> BlameOutcome:
+        """This outcome with index ``i`` read as tape step ``steps[i]`` (and ``len(steps)``, the recorded run,
+        as ``end``): a strategy searches the model steps only, numbered ``0..m-1``."""
+
+        def step(index: int) -> int:
+            return steps[index] if index < len(steps) else end
+
+        return dataclasses.replace(
+            self,
+            steps=[dataclasses.replace(s, step=step(s.step)) for s in self.steps],
+            estimates={step(i): v for i, v in self.estimates.items()},
+        )
 
 
 def rank(scores: list[StepScore]) -> list[StepScore]:

@@ -13,6 +13,11 @@ import click
 from tracefork_otel import environment_variables as env
 from tracefork_otel.cli._output import Abort
 
+AGENT_HELP = (
+    "The agent to run, fn(client, nondet). Default: the run's recorded entry point (a function decorated"
+    " with @tracefork_otel.agent, called again with its recorded arguments)."
+)
+
 PLACEHOLDER_KEY = "tfotel-no-key"
 """The API key sent to a ``--base-url`` endpoint when the environment has none (a local stand-in needs none)."""
 

@@ -21,6 +21,7 @@ from tracefork_otel.blame import (
 from tracefork_otel.blame.analyse import FIXED_K_REFERENCE
 from tracefork_otel.blame.perturb import PERTURBATIONS
 from tracefork_otel.cli._options import (
+    AGENT_HELP,
     base_url_option,
     blobs_option,
     finite,
@@ -31,6 +32,7 @@ from tracefork_otel.cli._options import (
 from tracefork_otel.cli._output import Abort, emit_json, status
 from tracefork_otel.cli._render import echo
 from tracefork_otel.loading import load_target
+from tracefork_otel.replay.entry import agent_for
 from tracefork_otel.replay.session import load_blobs
 from tracefork_otel.tape.model import Tape
 
@@ -86,7 +88,7 @@ def report_text(report: BlameReport) -> str:
 
 @click.command()
 @click.argument("trace_id")
-@click.option("--agent", required=True, metavar="MODULE:FUNCTION", help="The agent that made the run.")
+@click.option("--agent", metavar="MODULE:FUNCTION", help=AGENT_HELP)
 @click.option("--oracle", required=True, metavar="MODULE:FUNCTION", help="fn(outcome) -> bool, True = success.")
 @click.option(
     "--perturb",
@@ -123,7 +125,7 @@ def report_text(report: BlameReport) -> str:
 @json_option
 def blame(
     trace_id: str,
-    agent: str,
+    agent: str | None,
     oracle: str,
     perturb: str,
     strategy: str,
@@ -160,7 +162,7 @@ def blame(
     kwargs = live_client_kwargs(base_url)  # options first, then the tape, then the agent's code
     # The tape before the agent: a bad trace id is refused before the agent's module is imported (it runs code).
     tape, store = load_target(trace_id, source, authorization=auth, org_id=org_id, blobs=blobs)
-    fn = load_callable(agent)
+    fn = agent_for(agent, tape, store)
     judge = load_callable(oracle, what="oracle")
     blob_map = load_blobs(tape, store)
     chosen = FixedK(k=fixed_k) if strategy == "fixed" else Bisection(batch=jobs)

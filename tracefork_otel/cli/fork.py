@@ -6,12 +6,19 @@ from pathlib import Path
 
 import click
 
-from tracefork_otel.agents import load_callable
-from tracefork_otel.cli._options import base_url_option, blobs_option, json_option, live_client_kwargs, source_options
+from tracefork_otel.cli._options import (
+    AGENT_HELP,
+    base_url_option,
+    blobs_option,
+    json_option,
+    live_client_kwargs,
+    source_options,
+)
 from tracefork_otel.cli._output import Abort, emit_json, printable, status
 from tracefork_otel.cli._render import echo
 from tracefork_otel.errors import ConfigError
 from tracefork_otel.loading import load_target
+from tracefork_otel.replay.entry import agent_for
 from tracefork_otel.replay.fork import fork_run, response_for_step
 
 
@@ -25,7 +32,7 @@ from tracefork_otel.replay.fork import fork_run, response_for_step
     help="The response for the step: a Message JSON body (streamed as SSE if the step streamed) or an SSE body.",
 )
 @click.option("--resample", is_flag=True, help="Sample the step fresh from the live endpoint instead.")
-@click.option("--agent", required=True, metavar="MODULE:FUNCTION", help="The agent that made the run.")
+@click.option("--agent", metavar="MODULE:FUNCTION", help=AGENT_HELP)
 @base_url_option("Messages API for the live part (default: the SDK's).")
 @source_options
 @blobs_option
@@ -35,7 +42,7 @@ def fork(
     step: int,
     response_file: Path | None,
     resample: bool,
-    agent: str,
+    agent: str | None,
     base_url: str | None,
     source: str,
     auth: str | None,
@@ -60,7 +67,7 @@ def fork(
     kwargs = live_client_kwargs(base_url)  # options first, then the tape, then the agent's code
     # The tape before the agent: a bad trace id is refused before the agent's module is imported (it runs code).
     tape, store = load_target(trace_id, source, authorization=auth, org_id=org_id, blobs=blobs)
-    fn = load_callable(agent)
+    fn = agent_for(agent, tape, store)
     if step >= len(tape.exchanges):
         raise ConfigError(f"--step {step} is out of range: run {tape.trace_id} has steps 0..{len(tape.exchanges) - 1}")
     response = response_for_step(tape, step, response_file.read_bytes()) if response_file is not None else None

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from tracefork_otel.agents import load_callable
-from tracefork_otel.cli._options import blobs_option, json_option, source_options
+from tracefork_otel.cli._options import AGENT_HELP, blobs_option, json_option, source_options
 from tracefork_otel.cli._output import EXIT_CHECK_FAILED, emit_json, printable, status
 from tracefork_otel.cli._render import echo
 from tracefork_otel.loading import load_target
-from tracefork_otel.replay.runner import ReplayReceipt, replay_run
+from tracefork_otel.replay.entry import agent_for
+from tracefork_otel.replay.runner import ReplayReceipt, replay_whole_run
 
 
 def receipt_text(r: ReplayReceipt) -> str:
@@ -47,7 +47,7 @@ def receipt_text(r: ReplayReceipt) -> str:
 
 def _run(
     trace_id: str,
-    agent: str,
+    agent: str | None,
     source: str,
     auth: str | None,
     org_id: str | None,
@@ -58,14 +58,12 @@ def _run(
     tape, store = load_target(
         trace_id, source, authorization=auth, org_id=org_id, blobs=blobs, allow_partial=allow_partial
     )
-    fn = load_callable(agent)
+    fn = agent_for(agent, tape, store)
     status(f"replaying {tape.trace_id}: {len(tape.exchanges)} steps, {len(tape.draws)} draws …")
-    return replay_run(tape, store, fn, allow_partial=allow_partial)
+    return replay_whole_run(tape, store, fn, allow_partial=allow_partial)
 
 
-_AGENT = click.option(
-    "--agent", required=True, metavar="MODULE:FUNCTION", help="The agent that made the run, fn(client, nondet)."
-)
+_AGENT = click.option("--agent", metavar="MODULE:FUNCTION", help=AGENT_HELP)
 _ALLOW_PARTIAL = click.option(
     "--allow-partial",
     is_flag=True,
@@ -83,7 +81,7 @@ _ALLOW_PARTIAL = click.option(
 @json_option
 def replay(
     trace_id: str,
-    agent: str,
+    agent: str | None,
     allow_partial: bool,
     source: str,
     auth: str | None,
@@ -107,6 +105,7 @@ def replay(
 
     \b
     Examples:
+      tfotel replay 4bf92f3577b34da6a3ce929d0e0e4736
       tfotel replay 4bf92f3577b34da6a3ce929d0e0e4736 --agent mypkg.agent:run
       tfotel replay 4bf92f… --agent mypkg.agent:run --source tempo:http://localhost:3200
       tfotel replay run.tftape --agent mypkg.agent:run
@@ -129,7 +128,7 @@ def replay(
 @json_option
 def verify(
     trace_id: str,
-    agent: str,
+    agent: str | None,
     allow_partial: bool,
     source: str,
     auth: str | None,

@@ -28,7 +28,7 @@ from tracefork_otel.record.run import (
     set_current_run,
     trace_id_of,
 )
-from tracefork_otel.record.transport import wrap_client
+from tracefork_otel.record.transport import recording_transport, wrap_client
 from tracefork_otel.record.writer import Job, get_writer
 from tracefork_otel.spanmodel import AttributeValue
 from tracefork_otel.tape.digest import tape_digest
@@ -119,6 +119,11 @@ class Run:
         """Make an existing ``httpx``/``httpx2`` client record into this run (returns it)."""
         return wrap_client(client, self._state)
 
+    def recording_transport(self, inner: Any) -> Any:
+        """A transport, sync and async, that records into this run what it passes to ``inner`` (a transport
+        serving both, as a replay's does)."""
+        return recording_transport(inner, self._state)
+
     def set_outcome(self, value: Any) -> None:
         """Record ``value`` as the run's outcome (``@tracefork_otel.agent`` passes the return value).
 
@@ -201,16 +206,17 @@ def record_run(
     if inputs is not None:
         state.blobs.append(inputs)
     run_token = set_current_run(state)
-    nondet_token = nondet_module.use(state.nondet)
     failed: BaseException | None = None
     try:
-        with trace.use_span(root, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+        with (
+            nondet_module.serving(state.nondet),
+            trace.use_span(root, end_on_exit=False, record_exception=False, set_status_on_exception=False),
+        ):
             yield Run(state)
     except BaseException as exc:
         failed = exc
         raise
     finally:
-        nondet_module.reset(nondet_token)
         reset_current_run(run_token)
         finish_run(state, failed)
         flush_local()

@@ -192,19 +192,55 @@ def _module_of(obj: Any) -> str:
 
 
 def recording_transport(inner: Any, run: RunState | None = None) -> Any:
-    """Wrap a sync or async ``httpx``/``httpx2`` transport so it records (inside the client seam, if there is one)."""
+    """Wrap a sync or async ``httpx``/``httpx2`` transport so it records (inside the client seam, if there is one).
+
+    A transport that serves both (a replay's) gets one that records both ways.
+    """
     if clientseam.is_seam(inner):
         inner.inner = recording_transport(inner.inner, run)
         return inner
-    sync_cls, async_cls = _build(_module_of(inner))
-    if isinstance(inner, (sync_cls, async_cls)):
+    module = _module_of(inner)
+    sync_cls, async_cls = _build(module)
+    dual_cls = _dual(module)
+    if isinstance(inner, (sync_cls, async_cls, dual_cls)):
         # Already recording: bind it to this run (a client reused across runs records into the newest).
         wrapped: Any = inner
-        return wrapped if run is None or wrapped._run is run else type(wrapped)(wrapped.inner, run)
-    mod = importlib.import_module(_module_of(inner))
-    if isinstance(inner, mod.AsyncBaseTransport) and not isinstance(inner, mod.BaseTransport):
-        return async_cls(inner, run)
-    return sync_cls(inner, run)
+        if run is None or wrapped._run is run:
+            return wrapped
+        return recording_transport(wrapped.inner, run)
+    mod = importlib.import_module(module)
+    is_async, is_sync = isinstance(inner, mod.AsyncBaseTransport), isinstance(inner, mod.BaseTransport)
+    if is_async and is_sync:
+        return dual_cls(sync_cls(inner, run), async_cls(inner, run))
+    return async_cls(inner, run) if is_async else sync_cls(inner, run)
+
+
+@functools.cache
+def _dual(module_name: str) -> type:
+    mod: Any = importlib.import_module(module_name)
+
+    class DualRecordingTransport(mod.BaseTransport, mod.AsyncBaseTransport):  # type: ignore[misc]
+        """Records both ways around a transport that serves both (a replay's), for sync and async clients."""
+
+        def __init__(self, sync: Any, asynchronous: Any) -> None:
+            self._sync = sync
+            self._async = asynchronous
+            self.inner = sync.inner
+            self._run = sync._run
+
+        def handle_request(self, request: Any) -> Any:
+            return self._sync.handle_request(request)
+
+        async def handle_async_request(self, request: Any) -> Any:
+            return await self._async.handle_async_request(request)
+
+        def close(self) -> None:
+            self._sync.close()
+
+        async def aclose(self) -> None:
+            await self._async.aclose()
+
+    return DualRecordingTransport
 
 
 def wrap_client(client: Any, run: RunState | None = None) -> Any:
@@ -225,4 +261,4 @@ def transport_records(transport: Any) -> bool:
     """Whether ``transport`` records (seen through the client seam)."""
     inner = clientseam.inner_transport(transport)
     sync_cls, async_cls = _build(_module_of(inner))
-    return isinstance(inner, (sync_cls, async_cls))
+    return isinstance(inner, (sync_cls, async_cls, _dual(_module_of(inner))))

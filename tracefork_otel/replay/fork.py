@@ -128,7 +128,7 @@ def fork_run(
         links=_parent_link(tape),
         nondet_source=session.nondet,
     ) as run:
-        result = session.run(agent, nondet=run.nondet, wrap=run.wrap)
+        result = session.run(agent, nondet=run.nondet, wrap_transport=run.recording_transport)
         replayed = len(result.served_steps) - (1 if step in result.served_steps else 0)
         total = run.started_exchanges
         run.set_attributes({semconv.FORK_REPLAYED: replayed, semconv.FORK_RECORDED: total - replayed})

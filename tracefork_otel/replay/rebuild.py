@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from tracefork_otel import semconv
 from tracefork_otel.blobstore import BlobStore, is_digest
-from tracefork_otel.entrypoint import outcome_of
+from tracefork_otel.entrypoint import entry_point_of, outcome_of
 from tracefork_otel.errors import RebuildError
 from tracefork_otel.spanmodel import SpanRecord, exchange_spans, find_root, int_attribute
 from tracefork_otel.tape.model import SCHEMA_VERSION, Draw, Exchange, Tape
@@ -129,7 +129,6 @@ def rebuild_tape(
     schema = int_attribute(attrs.get(semconv.TAPE_SCHEMA), SCHEMA_VERSION)
     if schema > SCHEMA_VERSION:
         raise RebuildError(f"trace {trace_id} was recorded with tape schema {schema}; upgrade tracefork-otel")
-    outcome = outcome_of(attrs)
     tape = Tape(
         trace_id=trace_id,
         exchanges=tuple(exchanges),
@@ -141,8 +140,8 @@ def rebuild_tape(
         partial=_partial(root),
         parent_trace_id=str(attrs.get(semconv.FORK_PARENT_TRACE_ID, "")),
         fork_step=int_attribute(attrs.get(semconv.FORK_STEP), 0),
-        outcome_status=outcome.status.value if outcome is not None else "",
-        outcome_error_type=outcome.error_type if outcome is not None else "",
+        outcome=outcome_of(attrs),
+        entry=entry_point_of(attrs),
     ).sealed()
     recorded = attrs.get(semconv.TAPE_DIGEST)
     if isinstance(recorded, str) and recorded != tape.digest:

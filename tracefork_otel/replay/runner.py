@@ -6,17 +6,35 @@ Temporal's replayer. ``tfotel replay`` and ``tfotel verify`` turn the receipt in
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from tracefork_otel.agents import outcome_json
 from tracefork_otel.blobstore import BlobStore
-from tracefork_otel.errors import ReplayDivergence
+from tracefork_otel.errors import DivergenceCode, ReplayDivergence, RunFragmentError
 from tracefork_otel.replay.session import ReplaySession, load_blobs
 from tracefork_otel.tape.digest import tape_digest
 from tracefork_otel.tape.model import ANY_EXCEPTION, Tape
+
+NOT_RECORDED: Final = object()
+"""The recorded run's value is unknown: not recorded, or not JSON (a ``repr`` cannot be compared)."""
+
+
+def _recorded_value(tape: Tape, blobs: Mapping[str, bytes]) -> Any:
+    data = blobs.get(tape.outcome.sha256) if tape.outcome is not None and tape.outcome.ok else None
+    try:
+        document = json.loads(data) if data is not None else None
+    except ValueError:
+        return NOT_RECORDED
+    return document["value"] if isinstance(document, dict) and "value" in document else NOT_RECORDED
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,8 @@ class ReplayReceipt:
     """The exception the recorded run raised, or None (it returned, or its outcome was not recorded)."""
     partial: bool = False
     """The tape is a partial recording (``--allow-partial``): only its completed prefix was replayed."""
+    recorded_value: Any = NOT_RECORDED
+    """The value the recorded run returned, when it was recorded as JSON (else `NOT_RECORDED`)."""
 
     @property
     def outcome_difference(self) -> str | None:
@@ -48,7 +68,16 @@ class ReplayReceipt:
         A partial recording has no outcome, so nothing differs there.
         """
         recorded, replayed = self.recorded_error_type, self.agent_error_type
-        if self.partial or recorded == replayed or (recorded == ANY_EXCEPTION and replayed is not None):
+        if self.partial:
+            return None
+        if recorded is None and replayed is None:
+            if self.recorded_value is NOT_RECORDED or outcome_json(self.outcome) == self.recorded_value:
+                return None
+            return (
+                f"the agent returned {_short(outcome_json(self.outcome))}; the recording returned"
+                f" {_short(self.recorded_value)}"
+            )
+        if recorded == replayed or (recorded == ANY_EXCEPTION and replayed is not None):
             return None
         if recorded is None:
             return f"the agent raised {self.agent_error}; the recording did not raise"
@@ -58,7 +87,8 @@ class ReplayReceipt:
 
     @property
     def bit_exact(self) -> bool:
-        """Every request, response and draw as recorded, and the run ended the same way (raised or returned)."""
+        """Every request, response and draw as recorded, and the run ended the same way: it raised the same
+        exception, or returned (the same value, where the recording kept it as JSON)."""
         return (
             self.divergence is None and self.replay_digest == self.recorded_digest and self.outcome_difference is None
         )
@@ -114,7 +144,8 @@ def replay_run(
         ReplayDivergence: with ``raise_on_divergence``, the first divergence.
     """
     started = time.perf_counter()
-    session = ReplaySession(tape, load_blobs(tape, blob_store), allow_partial=allow_partial)
+    blobs = load_blobs(tape, blob_store)
+    session = ReplaySession(tape, blobs, allow_partial=allow_partial)
     result = session.run(agent)
     replay_digest = tape_digest([tape.exchanges[s] for s in result.served_steps], tape.draws[: result.draws_used])
     receipt = ReplayReceipt(
@@ -132,7 +163,24 @@ def replay_run(
         agent_error_type=result.error_type,
         recorded_error_type=tape.recorded_error_type,
         partial=tape.partial,
+        recorded_value=_recorded_value(tape, blobs),
     )
     if raise_on_divergence and result.divergence is not None:
         raise result.divergence
+    return receipt
+
+
+def replay_whole_run(
+    tape: Tape, blob_store: BlobStore, agent: Callable[..., Any], *, allow_partial: bool = False
+) -> ReplayReceipt:
+    """`replay_run`, for callers that need a whole run (``tfotel replay``/``verify``, blame's recorded verdict).
+
+    Raises:
+        RunFragmentError: the trace holds only some calls of a larger run and the agent went on past them
+            (said as what it is, with how to record the whole run, instead of a TFO102 drift).
+    """
+    receipt = replay_run(tape, blob_store, agent, allow_partial=allow_partial)
+    d = receipt.divergence
+    if tape.fragment and d is not None and d.code is DivergenceCode.EXTRA_REQUEST and d.step == receipt.steps:
+        raise RunFragmentError(tape.trace_id, receipt.steps)
     return receipt

@@ -27,9 +27,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from tracefork_otel import nondet as nondet_seam
 from tracefork_otel.agents import call_agent
 from tracefork_otel.blobstore import BlobStore, sha256_hex
-from tracefork_otel.errors import BlobIntegrityError, DivergenceCode, ReplayDivergence
+from tracefork_otel.errors import BlobIntegrityError, BlobNotFoundError, DivergenceCode, ReplayDivergence
 from tracefork_otel.nondet import LiveNondet, Nondet
 from tracefork_otel.replay.player import ReplayNondet, TapePlayer
 from tracefork_otel.replay.transport import LIVE, CannedResponse, replay_transport
@@ -47,12 +48,20 @@ def load_blobs(tape: Tape, store: BlobStore) -> dict[str, bytes]:
     unchecked would otherwise let a tampered final response replay as bit-exact (no
     later request depends on it).
 
+    The run's own blobs (`Tape.run_blob_digests`) are included when the store has them.
+
     Raises:
-        BlobError: a blob is missing or its bytes do not hash to its name.
+        BlobError: an exchange's blob is missing, or a blob's bytes do not hash to its name.
     """
     blobs: dict[str, bytes] = {}
-    for digest in tape.blob_digests():
-        data = store.get(digest)
+    optional = tape.run_blob_digests()
+    for digest in [*tape.blob_digests(), *optional]:
+        try:
+            data = store.get(digest)
+        except BlobNotFoundError:
+            if digest in optional:
+                continue  # the run's inputs or outcome: used when there, never required
+            raise
         actual = sha256_hex(data)
         if actual != digest:
             raise BlobIntegrityError(digest, actual, store.url)
@@ -155,37 +164,49 @@ class ReplaySession:
             else {"api_key": REPLAY_API_KEY, "base_url": REPLAY_BASE_URL}
         )
 
-    def clients(self, wrap: Callable[[Any], Any] = _same) -> tuple[Callable[[], Any], Callable[[], Any]]:
-        """Factories of the sync and async Anthropic clients whose every request goes to this session.
-
-        ``wrap`` is applied to each ``httpx2`` client first (a fork's recording run wraps it so
-        the fork's own tape is recorded).
-        """
+    def clients(self, served: Any = None) -> tuple[Callable[[], Any], Callable[[], Any]]:
+        """Factories of the sync and async Anthropic clients whose every request goes to ``served``
+        (default: this session's transport)."""
         import anthropic
         import httpx2
 
+        transport = self.transport if served is None else served
+
         def sync_client() -> Any:
-            return anthropic.Anthropic(http_client=wrap(httpx2.Client(transport=self.transport)), **self._client_kwargs)
+            return anthropic.Anthropic(http_client=httpx2.Client(transport=transport), **self._client_kwargs)
 
         def async_client() -> Any:
-            return anthropic.AsyncAnthropic(
-                http_client=wrap(httpx2.AsyncClient(transport=self.transport)), **self._client_kwargs
-            )
+            return anthropic.AsyncAnthropic(http_client=httpx2.AsyncClient(transport=transport), **self._client_kwargs)
 
         return sync_client, async_client
 
     def run(
-        self, agent: Callable[..., Any], *, nondet: Nondet | None = None, wrap: Callable[[Any], Any] = _same
+        self,
+        agent: Callable[..., Any],
+        *,
+        nondet: Nondet | None = None,
+        wrap_transport: Callable[[Any], Any] = _same,
     ) -> SessionResult:
         """Start ``agent`` with a client over this session and ``nondet`` (default: the session's draws).
 
+        While it runs, every Anthropic client of the process (the agent's own, a framework's, a
+        module-level one made long before) is answered by this session, and the module-level seam
+        (``tracefork_otel.now_iso()`` …) draws from ``nondet``: from the agent's thread, and from any
+        thread while this is the only replay running. ``wrap_transport`` wraps the session's transport
+        first (a fork records its run through it).
+
         Never raises for what the agent does: its exception, or the divergence it hit, is in the result.
         """
-        sync_client, async_client = self.clients(wrap)
+        from tracefork_otel import clientseam
+
+        served = wrap_transport(self.transport)
+        draws = nondet or self.nondet
+        sync_client, async_client = self.clients(served)
         outcome: Any = None
         error: BaseException | None = None
         try:
-            outcome = call_agent(agent, nondet or self.nondet, sync_client=sync_client, async_client=async_client)
+            with nondet_seam.serving(draws), clientseam.serve(served):
+                outcome = call_agent(agent, draws, sync_client=sync_client, async_client=async_client)
         except Exception as exc:
             found = find_divergence(exc)
             if found is not None:

@@ -50,6 +50,9 @@ def encode_bundle(tape: Tape, blobs: Mapping[str, bytes]) -> bytes:
         if data is None:
             raise TapeError(f"cannot bundle tape {tape.trace_id}: blob {digest[:16]}… is missing")
         msg.blobs.append(tape_pb2.Blob(sha256=digest, data=data))
+    for digest in tape.run_blob_digests():  # the run's inputs and outcome travel when there are
+        if digest in blobs:
+            msg.blobs.append(tape_pb2.Blob(sha256=digest, data=blobs[digest]))
     return MAGIC + zstandard.ZstdCompressor(level=9, write_checksum=True).compress(msg.SerializeToString())
 
 

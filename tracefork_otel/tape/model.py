@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, replace
 
 from tracefork_otel._proto.tracefork.v1 import tape_pb2
+from tracefork_otel.entrypoint import EntryKind, EntryPoint, Outcome, OutcomeStatus
 from tracefork_otel.tape.digest import tape_digest
 from tracefork_otel.wire import is_model_call
 
@@ -92,15 +93,23 @@ class Tape:
     partial: bool = False
     parent_trace_id: str = ""
     fork_step: int = 0
-    outcome_status: str = ""
-    """How the recorded run ended: ``ok``, ``error``, or "" when it was not recorded (a crash, an older recorder)."""
-    outcome_error_type: str = ""
-    """With ``outcome_status == "error"``: the qualified name of the exception the run raised."""
+    outcome: Outcome | None = None
+    """How the recorded run ended; None when it was not recorded (a crash, an older recorder)."""
+    entry: EntryPoint | None = None
+    """How to start the run again; None when it was not recorded."""
 
     @property
     def recorded_error_type(self) -> str | None:
         """The exception the recorded run raised, or None (it returned, or its outcome was not recorded)."""
-        return (self.outcome_error_type or ANY_EXCEPTION) if self.outcome_status == "error" else None
+        if self.outcome is None or self.outcome.ok:
+            return None
+        return self.outcome.error_type or ANY_EXCEPTION
+
+    @property
+    def fragment(self) -> bool:
+        """No run boundary opened it (no entry point, no agent name): it may hold only some calls of a larger
+        run — one call of a loop traced per call, or the calls under another instrumentation's span."""
+        return self.entry is None and not self.run_name
 
     def computed_digest(self) -> str:
         """The hash chain over this tape's exchanges and draws."""
@@ -119,12 +128,18 @@ class Tape:
         return [ex.step for ex in self.exchanges if ex.is_model_step]
 
     def blob_digests(self) -> list[str]:
-        """Every blob the tape references, in step order, without repeats."""
+        """Every blob the exchanges reference, in step order, without repeats: a replay needs them all."""
         seen: dict[str, None] = {}
         for ex in self.exchanges:
             seen.setdefault(ex.request_sha256, None)
             seen.setdefault(ex.response_sha256, None)
         return [d for d in seen if d]
+
+    def run_blob_digests(self) -> list[str]:
+        """The run's own blobs (its inputs, its outcome): used where present (starting the run again,
+        comparing outcomes), never required — the recorder writes them fail-open like everything else."""
+        digests = [self.entry.inputs_sha256 if self.entry else "", self.outcome.sha256 if self.outcome else ""]
+        return [d for d in dict.fromkeys(digests) if d and d not in self.blob_digests()]
 
     # --- proto ------------------------------------------------------------------
 
@@ -140,9 +155,26 @@ class Tape:
             partial=self.partial,
             parent_trace_id=self.parent_trace_id,
             fork_step=self.fork_step,
-            outcome_status=self.outcome_status,
-            outcome_error_type=self.outcome_error_type,
         )
+        if self.outcome is not None:
+            msg.outcome.CopyFrom(
+                tape_pb2.Outcome(
+                    status=self.outcome.status.value, sha256=self.outcome.sha256, error_type=self.outcome.error_type
+                )
+            )
+        if self.entry is not None:
+            e = self.entry
+            msg.entry.CopyFrom(
+                tape_pb2.EntryPoint(
+                    kind=e.kind.value,
+                    function=e.function,
+                    method=e.method,
+                    inputs_sha256=e.inputs_sha256,
+                    inputs_not_captured=e.inputs_not_captured,
+                    command=list(e.command),
+                    cwd=e.cwd,
+                )
+            )
         for ex in self.exchanges:
             msg.exchanges.append(
                 tape_pb2.Exchange(
@@ -182,8 +214,8 @@ class Tape:
             partial=msg.partial,
             parent_trace_id=msg.parent_trace_id,
             fork_step=msg.fork_step,
-            outcome_status=msg.outcome_status,
-            outcome_error_type=msg.outcome_error_type,
+            outcome=_outcome_from_proto(msg.outcome) if msg.HasField("outcome") else None,
+            entry=_entry_from_proto(msg.entry) if msg.HasField("entry") else None,
             exchanges=tuple(
                 Exchange(
                     step=ex.step,
@@ -206,3 +238,27 @@ class Tape:
             ),
             draws=tuple(Draw(order=d.order, kind=d.kind, value=d.value, before_step=d.before_step) for d in msg.draws),
         )
+
+
+def _outcome_from_proto(msg: tape_pb2.Outcome) -> Outcome | None:
+    try:
+        status = OutcomeStatus(msg.status)
+    except ValueError:  # a status a newer recorder knows: not one this code can compare
+        return None
+    return Outcome(status, sha256=msg.sha256, error_type=msg.error_type)
+
+
+def _entry_from_proto(msg: tape_pb2.EntryPoint) -> EntryPoint | None:
+    try:
+        kind = EntryKind(msg.kind)
+    except ValueError:
+        return None
+    return EntryPoint(
+        kind,
+        function=msg.function,
+        method=msg.method,
+        inputs_sha256=msg.inputs_sha256,
+        inputs_not_captured=msg.inputs_not_captured,
+        command=tuple(msg.command),
+        cwd=msg.cwd,
+    )

@@ -61,7 +61,7 @@ class Draw(_message.Message):
     def __init__(self, order: _Optional[int] = ..., kind: _Optional[str] = ..., value: _Optional[str] = ..., before_step: _Optional[int] = ...) -> None: ...
 
 class Tape(_message.Message):
-    __slots__ = ("schema", "trace_id", "run_name", "exchanges", "draws", "digest", "root_span_id", "start_time_unix_nano", "end_time_unix_nano", "partial", "parent_trace_id", "fork_step", "outcome_status", "outcome_error_type")
+    __slots__ = ("schema", "trace_id", "run_name", "exchanges", "draws", "digest", "root_span_id", "start_time_unix_nano", "end_time_unix_nano", "partial", "parent_trace_id", "fork_step", "outcome", "entry")
     SCHEMA_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -74,8 +74,8 @@ class Tape(_message.Message):
     PARTIAL_FIELD_NUMBER: _ClassVar[int]
     PARENT_TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     FORK_STEP_FIELD_NUMBER: _ClassVar[int]
-    OUTCOME_STATUS_FIELD_NUMBER: _ClassVar[int]
-    OUTCOME_ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
     schema: int
     trace_id: str
     run_name: str
@@ -88,9 +88,37 @@ class Tape(_message.Message):
     partial: bool
     parent_trace_id: str
     fork_step: int
-    outcome_status: str
-    outcome_error_type: str
-    def __init__(self, schema: _Optional[int] = ..., trace_id: _Optional[str] = ..., run_name: _Optional[str] = ..., exchanges: _Optional[_Iterable[_Union[Exchange, _Mapping]]] = ..., draws: _Optional[_Iterable[_Union[Draw, _Mapping]]] = ..., digest: _Optional[str] = ..., root_span_id: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ..., partial: _Optional[bool] = ..., parent_trace_id: _Optional[str] = ..., fork_step: _Optional[int] = ..., outcome_status: _Optional[str] = ..., outcome_error_type: _Optional[str] = ...) -> None: ...
+    outcome: Outcome
+    entry: EntryPoint
+    def __init__(self, schema: _Optional[int] = ..., trace_id: _Optional[str] = ..., run_name: _Optional[str] = ..., exchanges: _Optional[_Iterable[_Union[Exchange, _Mapping]]] = ..., draws: _Optional[_Iterable[_Union[Draw, _Mapping]]] = ..., digest: _Optional[str] = ..., root_span_id: _Optional[str] = ..., start_time_unix_nano: _Optional[int] = ..., end_time_unix_nano: _Optional[int] = ..., partial: _Optional[bool] = ..., parent_trace_id: _Optional[str] = ..., fork_step: _Optional[int] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ..., entry: _Optional[_Union[EntryPoint, _Mapping]] = ...) -> None: ...
+
+class Outcome(_message.Message):
+    __slots__ = ("status", "sha256", "error_type")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TYPE_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    sha256: str
+    error_type: str
+    def __init__(self, status: _Optional[str] = ..., sha256: _Optional[str] = ..., error_type: _Optional[str] = ...) -> None: ...
+
+class EntryPoint(_message.Message):
+    __slots__ = ("kind", "function", "method", "inputs_sha256", "inputs_not_captured", "command", "cwd")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_SHA256_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_NOT_CAPTURED_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    CWD_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    function: str
+    method: bool
+    inputs_sha256: str
+    inputs_not_captured: str
+    command: _containers.RepeatedScalarFieldContainer[str]
+    cwd: str
+    def __init__(self, kind: _Optional[str] = ..., function: _Optional[str] = ..., method: _Optional[bool] = ..., inputs_sha256: _Optional[str] = ..., inputs_not_captured: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ...) -> None: ...
 
 class Blob(_message.Message):
     __slots__ = ("sha256", "data")
