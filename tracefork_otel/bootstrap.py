@@ -3,8 +3,9 @@
 ``tfotel record -- python agent.py …`` runs the command with this package's
 ``_bootstrap`` folder first on ``PYTHONPATH``: every Python process the command starts
 imports ``_bootstrap/sitecustomize.py``, which calls `start`. ``TFOTEL_BOOTSTRAP`` says
-what to turn on (``record``: ``tracefork_otel.instrument()``); ``TFOTEL_RUNS_FILE`` is
-where each sealed run appends its trace id, so the parent can print them.
+what to turn on (``record``: ``tracefork_otel.instrument()``; ``replay``: the tape in
+``TFOTEL_REPLAY_TAPE`` served to the whole process, see ``replay/process.py``);
+``TFOTEL_RUNS_FILE`` is where each sealed run appends its trace id, so the parent can print them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 BOOTSTRAP_DIR: Final = Path(__file__).parent / "_bootstrap"
 MODE_RECORD: Final = "record"
+MODE_REPLAY: Final = "replay"
 
 _starters: dict[str, Callable[[], None]] = {}
 
@@ -40,7 +42,14 @@ def _start_recording() -> None:
     tracefork_otel.instrument()
 
 
+def _start_replay() -> None:
+    from tracefork_otel.replay.process import serve_this_process
+
+    serve_this_process()
+
+
 register(MODE_RECORD, _start_recording)
+register(MODE_REPLAY, _start_replay)
 
 
 def start() -> None:

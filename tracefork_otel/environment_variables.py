@@ -51,6 +51,15 @@ TFOTEL_RUNS_FILE: Final = "TFOTEL_RUNS_FILE"
 TFOTEL_BOOTSTRAP: Final = "TFOTEL_BOOTSTRAP"
 """What a process started by ``tfotel record --`` / ``tfotel replay --`` turns on at start-up."""
 
+TFOTEL_REPLAY_TAPE: Final = "TFOTEL_REPLAY_TAPE"
+"""The ``.tftape`` a replayed command serves (set by ``tfotel replay`` for its child)."""
+
+TFOTEL_REPLAY_RECEIPT: Final = "TFOTEL_REPLAY_RECEIPT"
+"""Where a replayed command writes what its run did, at exit (set by ``tfotel replay`` for its child)."""
+
+TFOTEL_REPLAY_ALLOW_PARTIAL: Final = "TFOTEL_REPLAY_ALLOW_PARTIAL"
+"""``true``: the replayed command may replay a partial recording's prefix (``--allow-partial``)."""
+
 DEFAULT_HOME: Final = "~/.tracefork"
 
 

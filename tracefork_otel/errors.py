@@ -273,6 +273,7 @@ class ReplayDivergence(TraceforkError):
         super().__init__(f"[{code}] step {step}: {summary}{where}{digests}" + (f". {hint}" if hint else ""))
         self.code = code
         self.summary = summary
+        self.hint = hint
         self.step = step
         self.field = field
         self.expected = expected

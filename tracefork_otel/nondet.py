@@ -20,7 +20,7 @@ import datetime
 import random as _random
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol, runtime_checkable
 
 
@@ -69,14 +69,31 @@ _served: list[Nondet] = []
 _served_lock = threading.Lock()
 
 
+def _no_fallback() -> Nondet | None:
+    return None
+
+
+_fallback: Callable[[], Nondet | None] = _no_fallback
+
+
+def set_fallback(provider: Callable[[], Nondet | None]) -> None:
+    """Where a draw made outside every run and replay goes: the process's run, once ``instrument()`` enables it."""
+    global _fallback
+    _fallback = provider
+
+
 def current() -> Nondet:
-    """The current run's source; else the one replay serving the process (from a thread that did not inherit
-    the replay's context, as a framework's worker thread); else live values."""
+    """The current run's source; else the one run or replay serving the process (from a thread that did not
+    inherit its context, as a framework's worker thread); else the process's run; else live values."""
     source = _current.get()
     if source is not None:
         return source
     served = _served
-    return served[0] if len(served) == 1 else _live
+    if len(served) == 1:
+        return served[0]
+    if not served and (fallback := _fallback()) is not None:
+        return fallback
+    return _live
 
 
 @contextlib.contextmanager

@@ -5,11 +5,14 @@ from __future__ import annotations
 import click
 
 from tracefork_otel.cli._options import AGENT_HELP, blobs_option, json_option, source_options
-from tracefork_otel.cli._output import EXIT_CHECK_FAILED, emit_json, printable, status
+from tracefork_otel.cli._output import EXIT_CHECK_FAILED, Abort, emit_json, printable, status
 from tracefork_otel.cli._render import echo
+from tracefork_otel.entrypoint import EntryKind
 from tracefork_otel.loading import load_target
 from tracefork_otel.replay.entry import agent_for
+from tracefork_otel.replay.process import replay_process
 from tracefork_otel.replay.runner import ReplayReceipt, replay_whole_run
+from tracefork_otel.replay.session import load_blobs
 
 
 def receipt_text(r: ReplayReceipt) -> str:
@@ -53,17 +56,24 @@ def _run(
     org_id: str | None,
     blobs: str | None,
     allow_partial: bool,
+    command: tuple[str, ...],
 ) -> ReplayReceipt:
+    if command and agent:
+        raise Abort("give either --agent or -- COMMAND, not both")
     # The tape first: a bad trace id is refused before the agent's module is imported (which runs its code).
     tape, store = load_target(
         trace_id, source, authorization=auth, org_id=org_id, blobs=blobs, allow_partial=allow_partial
     )
+    if command or (not agent and tape.entry is not None and tape.entry.kind is EntryKind.PROCESS):
+        status(f"replaying {tape.trace_id}: {len(tape.exchanges)} steps, {len(tape.draws)} draws, in a child process …")
+        return replay_process(tape, load_blobs(tape, store), command or None, allow_partial=allow_partial)
     fn = agent_for(agent, tape, store)
     status(f"replaying {tape.trace_id}: {len(tape.exchanges)} steps, {len(tape.draws)} draws …")
     return replay_whole_run(tape, store, fn, allow_partial=allow_partial)
 
 
 _AGENT = click.option("--agent", metavar="MODULE:FUNCTION", help=AGENT_HELP)
+_COMMAND = click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[-- COMMAND…]")
 _ALLOW_PARTIAL = click.option(
     "--allow-partial",
     is_flag=True,
@@ -72,13 +82,14 @@ _ALLOW_PARTIAL = click.option(
 )
 
 
-@click.command()
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("trace_id")
 @_AGENT
 @_ALLOW_PARTIAL
 @source_options
 @blobs_option
 @json_option
+@_COMMAND
 def replay(
     trace_id: str,
     agent: str | None,
@@ -88,6 +99,7 @@ def replay(
     org_id: str | None,
     blobs: str | None,
     as_json: bool,
+    command: tuple[str, ...],
 ) -> None:
     """Replay run TRACE_ID bit-exact: no network, no API key.
 
@@ -95,6 +107,11 @@ def replay(
     and the blob store. Every request the agent makes is checked against the
     recorded bytes and every response is served from the tape; the first drift is
     pinned to a step and a JSON field. TRACE_ID may also be a .tftape file.
+
+    Without --agent the recorded entry point starts again: a function decorated with
+    @tracefork_otel.agent is called with its recorded arguments; a whole process (recorded
+    with `tfotel record -- …` or opentelemetry-instrument) runs its command again in a child
+    process (or `-- COMMAND…` instead), every Anthropic client in it served from the tape.
 
     Bit-exact means every request, response and draw as recorded, and the run ending
     the same way: an exception the recording did not have (or the other way round) is
@@ -110,7 +127,7 @@ def replay(
       tfotel replay 4bf92f… --agent mypkg.agent:run --source tempo:http://localhost:3200
       tfotel replay run.tftape --agent mypkg.agent:run
     """
-    receipt = _run(trace_id, agent, source, auth, org_id, blobs, allow_partial)
+    receipt = _run(trace_id, agent, source, auth, org_id, blobs, allow_partial, command)
     if as_json:
         emit_json(receipt.to_json())
     else:
@@ -119,13 +136,14 @@ def replay(
         raise SystemExit(EXIT_CHECK_FAILED)
 
 
-@click.command()
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("trace_id")
 @_AGENT
 @_ALLOW_PARTIAL
 @source_options
 @blobs_option
 @json_option
+@_COMMAND
 def verify(
     trace_id: str,
     agent: str | None,
@@ -135,13 +153,14 @@ def verify(
     org_id: str | None,
     blobs: str | None,
     as_json: bool,
+    command: tuple[str, ...],
 ) -> None:
     """CI gate: exit 1 if the agent no longer replays run TRACE_ID bit-exact.
 
     Same check as `tfotel replay`, with one line of output (or --json). Commit a
     golden .tftape next to your tests and run `tfotel verify golden.tftape --agent …`.
     """
-    receipt = _run(trace_id, agent, source, auth, org_id, blobs, allow_partial)
+    receipt = _run(trace_id, agent, source, auth, org_id, blobs, allow_partial, command)
     if as_json:
         emit_json(receipt.to_json())
     elif receipt.bit_exact:

@@ -37,6 +37,7 @@ from opentelemetry.trace import SpanKind
 
 from tracefork_otel import clientseam, semconv
 from tracefork_otel import environment_variables as env
+from tracefork_otel import nondet as nondet_seam
 from tracefork_otel.blobstore import sha256_hex
 from tracefork_otel.entrypoint import EntryKind, EntryPoint, inputs_blob, qualified_name, redact_argv
 from tracefork_otel.record import config as record_config
@@ -143,7 +144,14 @@ def enable_process_run() -> None:
     global _process_enabled
     _process_enabled = True
     set_fallback_run(_run_for)
+    nondet_seam.set_fallback(_process_draws)
     _root_sdk_spans()
+
+
+def _process_draws() -> nondet_seam.Nondet | None:
+    """The process run's recording source, for a draw made outside every run (it opens the run)."""
+    state = process_run()
+    return state.nondet if state is not None else None
 
 
 def _run_for(parent: trace.Span) -> RunState | None:

@@ -49,7 +49,10 @@ def recorded_agent(tape: Tape, store: BlobStore) -> Callable[..., Any]:
         raise ConfigError(f"run {tape.trace_id} records no entry point (an older recorder): {GIVE_AGENT}")
     why = entry.replayable
     if why is None and entry.kind is EntryKind.PROCESS:
-        why = "it is a process run: replay its command with tfotel replay TRACE_ID -- COMMAND…"
+        why = (
+            "it is a whole process, which tfotel replay and verify run again, but fork and blame need a"
+            " function: decorate the agent's entry function with @tracefork_otel.agent"
+        )
     if why is not None:
         raise ConfigError(f"run {tape.trace_id} cannot be started again from its trace ({why}); {GIVE_AGENT}")
     try:

@@ -15,7 +15,7 @@ from typing import Any, Final
 from tracefork_otel.agents import outcome_json
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.errors import DivergenceCode, ReplayDivergence, RunFragmentError
-from tracefork_otel.replay.session import ReplaySession, load_blobs
+from tracefork_otel.replay.session import ReplaySession, SessionResult, load_blobs
 from tracefork_otel.tape.digest import tape_digest
 from tracefork_otel.tape.model import ANY_EXCEPTION, Tape
 
@@ -147,16 +147,23 @@ def replay_run(
     blobs = load_blobs(tape, blob_store)
     session = ReplaySession(tape, blobs, allow_partial=allow_partial)
     result = session.run(agent)
-    replay_digest = tape_digest([tape.exchanges[s] for s in result.served_steps], tape.draws[: result.draws_used])
-    receipt = ReplayReceipt(
+    receipt = receipt_of(tape, blobs, result, time.perf_counter() - started)
+    if raise_on_divergence and result.divergence is not None:
+        raise result.divergence
+    return receipt
+
+
+def receipt_of(tape: Tape, blobs: Mapping[str, bytes], result: SessionResult, wall_time_s: float) -> ReplayReceipt:
+    """The receipt of a replay of ``tape`` that did ``result`` (in this process, or in a replayed command's)."""
+    return ReplayReceipt(
         trace_id=tape.trace_id,
         steps=len(tape.exchanges),
         replayed=len(result.served_steps),
         bytes_verified=result.bytes_verified,
         draws=result.draws_used,
         recorded_digest=tape.digest,
-        replay_digest=replay_digest,
-        wall_time_s=time.perf_counter() - started,
+        replay_digest=tape_digest([tape.exchanges[s] for s in result.served_steps], tape.draws[: result.draws_used]),
+        wall_time_s=wall_time_s,
         outcome=result.outcome,
         divergence=result.divergence,
         agent_error=result.agent_error,
@@ -165,9 +172,6 @@ def replay_run(
         partial=tape.partial,
         recorded_value=_recorded_value(tape, blobs),
     )
-    if raise_on_divergence and result.divergence is not None:
-        raise result.divergence
-    return receipt
 
 
 def replay_whole_run(

@@ -23,7 +23,8 @@ step ends the replay there — that request is where the recording stopped, not 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -92,7 +93,7 @@ class SessionResult:
     outcome: Any
     """What the agent returned (None when it raised)."""
     error: BaseException | None
-    """The agent's own exception, when it raised one that is not a divergence."""
+    """The agent's own exception, when it raised one that is not a divergence (in this process)."""
     divergence: ReplayDivergence | None
     """The first divergence (also when the agent swallowed it); for a whole-tape replay, also a recorded
     request or draw never made."""
@@ -100,16 +101,10 @@ class SessionResult:
     """The tape steps served, in step order (the fork step included when its request was made)."""
     bytes_verified: int
     draws_used: int
-
-    @property
-    def error_type(self) -> str | None:
-        """The qualified type name of the agent's exception (as the recorded outcome names it)."""
-        return None if self.error is None else type(self.error).__qualname__
-
-    @property
-    def agent_error(self) -> str | None:
-        """``Type: message`` of the agent's exception, for receipts and reports."""
-        return None if self.error is None else f"{type(self.error).__name__}: {self.error}"
+    error_type: str | None = None
+    """The qualified type name of the agent's exception (as the recorded outcome names it)."""
+    agent_error: str | None = None
+    """``Type: message`` of the agent's exception, for receipts and reports."""
 
 
 class ReplaySession:
@@ -180,6 +175,19 @@ class ReplaySession:
 
         return sync_client, async_client
 
+    @contextlib.contextmanager
+    def serving(self, *, nondet: Nondet | None = None, wrap_transport: Callable[[Any], Any] = _same) -> Iterator[Any]:
+        """While inside, every Anthropic client of the process (the agent's own, a framework's, a
+        module-level one made long before) is answered by this session, and the module-level seam
+        (``tracefork_otel.now_iso()`` …) draws from ``nondet`` (default: the session's draws): from this
+        context, and from any thread while this is the only replay running. ``wrap_transport`` wraps the
+        session's transport first (a fork records its run through it). Yields the transport served."""
+        from tracefork_otel import clientseam
+
+        served = wrap_transport(self.transport)
+        with nondet_seam.serving(nondet or self.nondet), clientseam.serve(served):
+            yield served
+
     def run(
         self,
         agent: Callable[..., Any],
@@ -187,32 +195,28 @@ class ReplaySession:
         nondet: Nondet | None = None,
         wrap_transport: Callable[[Any], Any] = _same,
     ) -> SessionResult:
-        """Start ``agent`` with a client over this session and ``nondet`` (default: the session's draws).
-
-        While it runs, every Anthropic client of the process (the agent's own, a framework's, a
-        module-level one made long before) is answered by this session, and the module-level seam
-        (``tracefork_otel.now_iso()`` …) draws from ``nondet``: from the agent's thread, and from any
-        thread while this is the only replay running. ``wrap_transport`` wraps the session's transport
-        first (a fork records its run through it).
+        """Start ``agent`` with a client over this session and ``nondet`` (default: the session's draws),
+        everything served as `serving` says.
 
         Never raises for what the agent does: its exception, or the divergence it hit, is in the result.
         """
-        from tracefork_otel import clientseam
-
-        served = wrap_transport(self.transport)
         draws = nondet or self.nondet
-        sync_client, async_client = self.clients(served)
         outcome: Any = None
         error: BaseException | None = None
         try:
-            with nondet_seam.serving(draws), clientseam.serve(served):
+            with self.serving(nondet=draws, wrap_transport=wrap_transport) as served:
+                sync_client, async_client = self.clients(served)
                 outcome = call_agent(agent, draws, sync_client=sync_client, async_client=async_client)
         except Exception as exc:
-            found = find_divergence(exc)
-            if found is not None:
-                self.player.diverge(found)
-            else:
-                error = exc
+            error = exc
+        return self.result(outcome, error)
+
+    def result(self, outcome: Any, error: BaseException | None) -> SessionResult:
+        """The result of the agent's run: ``outcome``, or ``error`` sorted into "it diverged" (the divergence
+        in its cause chain) or "the agent raised"."""
+        if error is not None and (found := find_divergence(error)) is not None:
+            self.player.diverge(found)
+            error = None
         return SessionResult(
             outcome=outcome,
             error=error,
@@ -220,6 +224,8 @@ class ReplaySession:
             served_steps=tuple(sorted(step for step, _ in self.player.served)),
             bytes_verified=self.player.bytes_verified,
             draws_used=self.nondet.used,
+            error_type=None if error is None else type(error).__qualname__,
+            agent_error=None if error is None else f"{type(error).__name__}: {error}",
         )
 
     def finish(self) -> ReplayDivergence | None:
