@@ -22,6 +22,7 @@ from tracefork_otel.blame.budget import Budget
 from tracefork_otel.blame.perturb import Perturb, resample
 from tracefork_otel.errors import LiveEndpointError, NotReplayableError
 from tracefork_otel.replay.session import ReplaySession
+from tracefork_otel.replay.transport import buffered
 from tracefork_otel.tape.model import Tape
 from tracefork_otel.wire import input_tokens, response_message
 
@@ -44,14 +45,12 @@ class _Metered:
         self.budget = budget
 
     def handle_request(self, request: Any) -> Any:
-        import httpx2
-
         response = self.inner.handle_request(request)
         body = response.read()
         response.close()
         stream = response.headers.get("content-type", "").startswith("text/event-stream")
         self.budget.spend(*usage_of(body, stream))
-        return httpx2.Response(response.status_code, headers=response.headers, content=body, request=request)
+        return buffered(response, body, request)
 
     def close(self) -> None:
         """Leave ``inner`` open: each fork's client closes its transport, but concurrent forks share

@@ -13,7 +13,9 @@ past the recorded ones, and any recorded request or draw never made is a diverge
 With ``fork_at=N`` the steps before N replay, step N's request is verified and then
 answered by ``override`` (a `CannedResponse`, or ``LIVE`` for a fresh sample from
 ``live``), and every later request goes to ``live``; draws made before step N are served
-back, later ones come from ``live_nondet``.
+back, later ones come from ``live_nondet``. An agent that keeps its conversation on the server
+(message threads) has a continue of a message the live endpoint never issued sent as a whole
+``create`` (see `tracefork_otel.replay.live`).
 
 With ``allow_partial`` a partial recording (a crash or a kill cut it off; its draws were
 on the root span that never ended) replays its completed prefix: draws come from the
@@ -33,6 +35,7 @@ from tracefork_otel.agents import call_agent
 from tracefork_otel.blobstore import BlobStore, sha256_hex
 from tracefork_otel.errors import BlobIntegrityError, BlobNotFoundError, DivergenceCode, ReplayDivergence
 from tracefork_otel.nondet import LiveNondet, Nondet
+from tracefork_otel.replay.live import threaded_live
 from tracefork_otel.replay.player import ReplayNondet, TapePlayer
 from tracefork_otel.replay.transport import LIVE, CannedResponse, replay_transport
 from tracefork_otel.tape.model import Tape
@@ -144,6 +147,8 @@ class ReplaySession:
         self.player = TapePlayer(
             tape, blobs, until_step=None if fork_at is None else fork_at + 1, allow_partial=allow_partial
         )
+        if fork_at is not None and live is not None:
+            live = threaded_live(live, tape, blobs, fork_at=fork_at, override=override)
         self.transport = replay_transport(
             self.player, overrides={} if fork_at is None else {fork_at: override}, live=live
         )

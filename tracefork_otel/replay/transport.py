@@ -39,6 +39,13 @@ _FRAMING: Final = frozenset({CONTENT_ENCODING, CONTENT_LENGTH, TRANSFER_ENCODING
 (The recorder does not keep them; a tape from elsewhere might.)"""
 
 
+def buffered(response: Any, body: bytes, request: Any) -> Any:
+    """``response`` to ``request`` again, its body already read whole (decoded): the framing headers dropped,
+    as replay serves."""
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _FRAMING]
+    return type(response)(response.status_code, headers=headers, content=body, request=request)
+
+
 @dataclass(frozen=True)
 class CannedResponse:
     """A response to serve verbatim."""
