@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
+import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from trace_support import sdk_client
 
@@ -12,8 +13,9 @@ from tracefork_otel.agents import call_agent
 from tracefork_otel.blame import Budget, FixedK, blame_run, estimate_cost, price_for
 from tracefork_otel.blobstore import open_blob_store
 from tracefork_otel.demo import MessagesEndpoint, message
+from tracefork_otel.errors import ConfigError
 from tracefork_otel.record import record_run
-from tracefork_otel.replay import load_blobs, rebuild_tape
+from tracefork_otel.replay import fork_run, load_blobs, rebuild_tape
 from tracefork_otel.spanstore import span_record_from_readable
 from tracefork_otel.wire import DEFAULT_MODEL
 
@@ -75,3 +77,8 @@ def test_count_tokens_steps_are_never_forked_at_or_ranked(spans: InMemorySpanExp
     # Forks at step 1 send steps 1-3 live (3 requests), at step 3 only step 3: never a fork at a count_tokens step.
     assert len(live) == 2 * 3 + 2 * 1
     assert sorted(report.outcome.estimates) == [1, 3, 4]  # V at each model step, and the recorded run's
+
+    with pytest.raises(
+        ConfigError, match=r"step 2 is a POST /v1/messages/count_tokens call, not a model call; model steps: 1, 3"
+    ):
+        fork_run(tape, store, counting, step=2, response=None, live=httpx2.HTTPTransport(), client_kwargs={})

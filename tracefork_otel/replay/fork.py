@@ -112,6 +112,10 @@ def fork_run(
     """
     if not 0 <= step < len(tape.exchanges):
         raise ConfigError(f"step {step} is out of range: the run has steps 0..{len(tape.exchanges) - 1}")
+    if not tape.exchanges[step].is_model_step:
+        ex = tape.exchanges[step]
+        steps = ", ".join(map(str, tape.model_steps())) or "none"
+        raise ConfigError(f"step {step} is a {ex.method} {ex.url_path} call, not a model call; model steps: {steps}")
     session = ReplaySession(
         tape,
         load_blobs(tape, blob_store),
