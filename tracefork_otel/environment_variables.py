@@ -51,6 +51,11 @@ TFOTEL_RUNS_FILE: Final = "TFOTEL_RUNS_FILE"
 TFOTEL_BOOTSTRAP: Final = "TFOTEL_BOOTSTRAP"
 """What a process started by ``tfotel record --`` / ``tfotel replay --`` turns on at start-up."""
 
+TFOTEL_CAPTURE_NONDET: Final = "TFOTEL_CAPTURE_NONDET"
+"""``true``: record what the agent's own code reads from ``time.time``, ``datetime.now``, ``uuid.uuid4``,
+``random`` and ``secrets`` past the nondeterminism seam (``instrument(capture_nondeterminism=True)``).
+Default ``false``."""
+
 TFOTEL_REPLAY_TAPE: Final = "TFOTEL_REPLAY_TAPE"
 """The ``.tftape`` a replayed command serves (set by ``tfotel replay`` for its child)."""
 

@@ -9,6 +9,7 @@ replay to make a run drift in one precise way.
 from __future__ import annotations
 
 import datetime
+import json
 import threading
 import uuid
 from typing import Any
@@ -211,3 +212,24 @@ MODULE_CLIENT: Any = None
 def module_client(client: Any, nondet: Any) -> str:
     """Ignores the client it is given and asks through ``MODULE_CLIENT``."""
     return ask(MODULE_CLIENT, "from the module's own client") + ask(MODULE_CLIENT, "and again")
+
+
+def reads_past_the_seam(client: Any, nondet: Any) -> dict[str, Any]:
+    """Reads the clock, uuid4, random and secrets the way most agent code does: through the stdlib modules."""
+    import datetime as dt
+    import random
+    import secrets
+    import time
+    import uuid as uuid_module
+
+    seen = {
+        "time": time.time(),
+        "ns": time.time_ns(),
+        "now": dt.datetime.now(dt.UTC).isoformat(),
+        "uuid": str(uuid_module.uuid4()),
+        "dice": random.randint(1, 6),
+        "pick": random.choice(["a", "b", "c", "d"]),
+        "float": random.random(),
+        "token": secrets.token_hex(4),
+    }
+    return {"seen": seen, "answer": ask(client, json.dumps(seen, sort_keys=True))}

@@ -22,7 +22,8 @@ from typing import Any
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.trace import TracerProvider
 
-from tracefork_otel import clientseam
+from tracefork_otel import clientseam, nondet_capture
+from tracefork_otel import environment_variables as env
 from tracefork_otel.blobstore import BlobStore
 from tracefork_otel.record import boundary
 from tracefork_otel.record import config as record_config
@@ -45,12 +46,16 @@ class AnthropicRecordingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if any(value is not None for value in settings):
             record_config.set_config(record_config.resolve(*settings))
         ensure_tracing(local_store=kwargs.get("local_store"), provider=kwargs.get("tracer_provider"))
+        capture = kwargs.get("capture_nondeterminism")
+        if env.parse_bool(env.TFOTEL_CAPTURE_NONDET, False) if capture is None else capture:
+            nondet_capture.enable()
         clientseam.install()
         clientseam.set_recorder(recording_transport, transport_records)
         boundary.enable_process_run()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         clientseam.set_recorder(None)
+        nondet_capture.disable()
 
 
 def instrument(
@@ -61,6 +66,7 @@ def instrument(
     local_store: bool | None = None,
     redact: Redactor | None = None,
     tracer_provider: TracerProvider | None = None,
+    capture_nondeterminism: bool | None = None,
 ) -> None:
     """Record every Anthropic client, made before or after this call (idempotent).
 
@@ -70,6 +76,9 @@ def instrument(
     every exchange recorded outside a ``record_run`` (and inside one that sets none).
     ``tracer_provider``, as every OTel instrumentor takes it, receives the spans instead of
     the global provider (and the local store, when it is an SDK provider).
+    ``capture_nondeterminism=True`` (or ``TFOTEL_CAPTURE_NONDET=true``) also records what the agent's
+    own code reads from the clock, ``uuid4``, ``random`` and ``secrets`` past the seam
+    (``tracefork_otel.nondet_capture``); replay serves it back.
     """
     AnthropicRecordingInstrumentor().instrument(
         blob_store=blob_store,
@@ -78,6 +87,7 @@ def instrument(
         local_store=local_store,
         redact=redact,
         tracer_provider=tracer_provider,
+        capture_nondeterminism=capture_nondeterminism,
     )
 
 

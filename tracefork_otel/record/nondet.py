@@ -29,7 +29,7 @@ class RecordingNondet:
         self._order = 0
         self.draws: list[Draw] = []
 
-    def _draw(self, kind: DrawKind, make: Callable[[], str]) -> str:
+    def _draw(self, kind: str, make: Callable[[], str]) -> str:
         with self._lock:
             value = make()
             draw = Draw(order=self._order, kind=kind, value=value, before_step=self._steps_started())
@@ -46,3 +46,9 @@ class RecordingNondet:
 
     def random(self) -> float:
         return float(self._draw(DrawKind.RANDOM, lambda: repr(self._source.random())))
+
+    def capture(self, kind: str, make: Callable[[], str]) -> str:
+        """A read the capture caught past the seam (``time.time`` …, see ``nondet_capture``), logged as a draw
+        of ``kind``; ``make`` reads the real value (a fork's replayed draws come first)."""
+        source_capture = getattr(self._source, "capture", None)
+        return self._draw(kind, make if source_capture is None else lambda: source_capture(kind, make))

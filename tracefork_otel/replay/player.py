@@ -227,7 +227,7 @@ class ReplayNondet:
     def unused(self) -> int:
         return len(self._draws) - self._next
 
-    def _take(self, kind: DrawKind, prefix: str | None = None) -> str | None:
+    def _take(self, kind: str, prefix: str | None = None) -> str | None:
         with self._lock:
             if self._next >= len(self._draws):
                 if self._live is not None:
@@ -271,3 +271,12 @@ class ReplayNondet:
     def random(self) -> float:
         value = self._take(DrawKind.RANDOM)
         return float(value) if value is not None else self._live_source().random()
+
+    def capture(self, kind: str, make: Callable[[], str]) -> str:
+        """A read the capture caught past the seam, served from the tape (``make``: the live read, for a fork's
+        tail)."""
+        value = self._take(kind)
+        if value is not None:
+            return value
+        live_capture = getattr(self._live_source(), "capture", None)
+        return make() if live_capture is None else str(live_capture(kind, make))

@@ -187,8 +187,10 @@ class ReplaySession:
         (``tracefork_otel.now_iso()`` …) draws from ``nondet`` (default: the session's draws): from this
         context, and from any thread while this is the only replay running. ``wrap_transport`` wraps the
         session's transport first (a fork records its run through it). Yields the transport served."""
-        from tracefork_otel import clientseam
+        from tracefork_otel import clientseam, nondet_capture
 
+        if any(nondet_capture.is_captured(d.kind) for d in self.tape.draws):
+            nondet_capture.enable()  # the recording caught reads past the seam: the replay must serve them
         served = wrap_transport(self.transport)
         with nondet_seam.serving(nondet or self.nondet), clientseam.serve(served):
             yield served
