@@ -233,3 +233,33 @@ def reads_past_the_seam(client: Any, nondet: Any) -> dict[str, Any]:
         "token": secrets.token_hex(4),
     }
     return {"seen": seen, "answer": ask(client, json.dumps(seen, sort_keys=True))}
+
+
+def multiply_policy(request: dict[str, Any]) -> dict[str, Any]:
+    """Asks for ``multiply(17, 23)``, then answers with the tool's result."""
+    last = (request.get("messages") or [{}])[-1]
+    content = last.get("content")
+    if isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content):
+        return message(f"The answer is {content[-1].get('content')}.", request=request)
+    return message(tool_use={"name": "multiply", "input": {"a": 17, "b": 23}}, request=request)
+
+
+def tool_runner(client: Any, nondet: Any) -> str:
+    """The SDK's own tool runner, which keeps the conversation on the server (message threads)."""
+    from anthropic import beta_tool
+
+    @beta_tool
+    def multiply(a: int, b: int) -> str:
+        """Multiply two integers.
+
+        Args:
+            a: the first factor.
+            b: the second factor.
+        """
+        return str(a * b)
+
+    runner = client.beta.messages.tool_runner(
+        model=MODEL, max_tokens=MAX_TOKENS, tools=[multiply], messages=[{"role": "user", "content": "17 * 23?"}]
+    )
+    final = runner.until_done()
+    return "".join(block.text for block in final.content if block.type == "text")

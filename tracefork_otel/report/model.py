@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -14,6 +14,7 @@ from tracefork_otel.report.body import BODY_LIMIT, Body, read_body
 from tracefork_otel.report.forks import ForkNode, fork_tree
 from tracefork_otel.spanmodel import SpanRecord, exchange_spans, find_root
 from tracefork_otel.spanstore import SpanStore
+from tracefork_otel.threads import THREAD_FIELD, ThreadHistory, continued_id, thread_of
 from tracefork_otel.timeline import BlameCell, StepRow, Timeline, blame_cells, build_timeline
 from tracefork_otel.urls import safe_url
 
@@ -130,6 +131,33 @@ class Report:
         }
 
 
+THREAD_NOTE: Final = (
+    "the whole conversation, rebuilt from its message thread: the request itself carried only the new turn"
+)
+
+
+def _whole_threads(views: Iterable[StepView]) -> tuple[StepView, ...]:
+    """The steps, each request that continues a server-side thread shown with the whole conversation it
+    stands for (the report is self-contained: a reader needs no server to see what the model saw)."""
+    history = ThreadHistory()
+    shown: list[StepView] = []
+    for view in views:
+        request = view.request.doc if view.request.kind == "json" else None
+        if isinstance(request, dict) and thread_of(request) is not None:
+            full = history.full_request(request)
+            if full is not None:
+                reply = view.response.doc if view.response.kind in ("json", "sse") else None
+                if isinstance(reply, dict) and reply.get("type") != "error":
+                    history.remember(full, reply)
+                if continued_id(request) is not None:
+                    whole = {**full, THREAD_FIELD: request[THREAD_FIELD]}
+                    view = dataclasses.replace(
+                        view, request=dataclasses.replace(view.request, doc=whole, note=THREAD_NOTE)
+                    )
+        shown.append(view)
+    return tuple(shown)
+
+
 def build_report(
     trace_id: str,
     spans: Sequence[SpanRecord],
@@ -163,7 +191,7 @@ def build_report(
     root = find_root(spans)
     run_start = root.start_time_unix_nano if root is not None else timeline.start_time_unix_nano
     starts = {s.span_id: s.start_time_unix_nano for s in exchange_spans(spans)}
-    views = tuple(
+    views = _whole_threads(
         StepView(
             row=row,
             offset_ms=max(0.0, (starts.get(row.span_id, run_start) - run_start) / 1e6),
