@@ -41,3 +41,13 @@ class Desk:
             model=DEFAULT_MODEL, max_tokens=64, messages=[{"role": "user", "content": first.content[0].text}]
         )
         return str(second.content[0].text)
+
+
+@tracefork_otel.agent
+def tagged(tags: set[str]) -> str:
+    """Takes an argument JSON cannot hold (a set): its run records "inputs not captured"."""
+    client = anthropic.Anthropic(base_url=BASE_URL, api_key="sk-ant-decorated", max_retries=0)
+    reply = client.messages.create(
+        model=DEFAULT_MODEL, max_tokens=64, messages=[{"role": "user", "content": " ".join(sorted(tags))}]
+    )
+    return str(reply.content[0].text)

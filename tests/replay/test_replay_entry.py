@@ -147,3 +147,17 @@ def test_a_trace_that_holds_one_call_of_a_larger_run_says_so(
         " replayed alone: record the whole run with @tracefork_otel.agent on its entry function, or run it as"
         " `tfotel record -- python agent.py …`"
     )
+
+
+def test_arguments_json_cannot_hold_make_replay_ask_for_an_agent(
+    recorded: Callable[[Callable[[], Any]], tuple[str, Any]], tfotel: Callable[..., CliResult]
+) -> None:
+    trace_id, _ = recorded(lambda: replay_decorated.tagged({"refund", "urgent"}))
+
+    line = tfotel("replay", trace_id).only_error_line()
+
+    assert line.startswith(
+        f"tfotel: error: run {trace_id} cannot be started again from its trace (inputs not captured: arguments"
+        " are not JSON ("
+    )
+    assert line.endswith("); give --agent module:function (called as fn(client, nondet))")
