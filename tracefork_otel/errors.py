@@ -40,6 +40,8 @@ Errors carry the fields a caller needs (step, digests, paths) and say what to do
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from typing import Any
 
 
 class TraceforkError(Exception):
@@ -280,3 +282,33 @@ class ReplayDivergence(TraceforkError):
         self.actual = actual
         self.expected_sha256 = expected_sha256
         self.actual_sha256 = actual_sha256
+
+    def to_json(self) -> dict[str, Any]:
+        """The divergence as data: every field, and the message as printed."""
+        return {
+            "code": self.code.value,
+            "summary": self.summary,
+            "step": self.step,
+            "field": self.field,
+            "expected": self.expected,
+            "actual": self.actual,
+            "expected_sha256": self.expected_sha256,
+            "actual_sha256": self.actual_sha256,
+            "hint": self.hint,
+            "message": str(self),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> ReplayDivergence:
+        """The divergence `to_json` wrote (a replayed command's, passed back to its parent)."""
+        return cls(
+            DivergenceCode(doc["code"]),
+            doc["summary"],
+            step=doc["step"],
+            field=doc["field"],
+            expected=doc["expected"],
+            actual=doc["actual"],
+            expected_sha256=doc["expected_sha256"],
+            actual_sha256=doc["actual_sha256"],
+            hint=doc["hint"],
+        )

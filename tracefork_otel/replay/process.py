@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from tracefork_otel import environment_variables as env
 from tracefork_otel.bootstrap import MODE_REPLAY, child_env
-from tracefork_otel.errors import ConfigError, DivergenceCode, ReplayDivergence
+from tracefork_otel.errors import ConfigError, ReplayDivergence
 from tracefork_otel.replay.runner import ReplayReceipt, receipt_of
 from tracefork_otel.replay.session import ReplaySession, SessionResult
 from tracefork_otel.tape import Tape, decode_bundle, encode_bundle
@@ -125,37 +125,13 @@ def _result_to_json(result: SessionResult) -> dict[str, Any]:
         "draws_used": result.draws_used,
         "error_type": result.error_type,
         "agent_error": result.agent_error,
-        "divergence": None
-        if d is None
-        else {
-            "code": d.code.value,
-            "summary": d.summary,
-            "step": d.step,
-            "field": d.field,
-            "expected": d.expected,
-            "actual": d.actual,
-            "expected_sha256": d.expected_sha256,
-            "actual_sha256": d.actual_sha256,
-            "hint": d.hint,
-        },
+        "divergence": None if d is None else d.to_json(),
     }
 
 
 def _result_from_json(doc: Mapping[str, Any], exit_code: int) -> SessionResult:
     d = doc.get("divergence")
-    divergence = None
-    if isinstance(d, dict):
-        divergence = ReplayDivergence(
-            DivergenceCode(d["code"]),
-            d["summary"],
-            step=d["step"],
-            field=d["field"],
-            expected=d["expected"],
-            actual=d["actual"],
-            expected_sha256=d["expected_sha256"],
-            actual_sha256=d["actual_sha256"],
-            hint=d["hint"],
-        )
+    divergence = ReplayDivergence.from_json(d) if isinstance(d, dict) else None
     return SessionResult(
         outcome={"exit_code": exit_code},
         error=None,

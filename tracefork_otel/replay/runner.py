@@ -110,18 +110,7 @@ class ReplayReceipt:
             "recorded_error_type": self.recorded_error_type,
             "outcome_difference": self.outcome_difference,
             "partial": self.partial,
-            "divergence": None
-            if d is None
-            else {
-                "code": d.code,
-                "step": d.step,
-                "field": d.field,
-                "expected": d.expected,
-                "actual": d.actual,
-                "expected_sha256": d.expected_sha256,
-                "actual_sha256": d.actual_sha256,
-                "message": str(d),
-            },
+            "divergence": None if d is None else d.to_json(),
         }
 
 
