@@ -70,6 +70,7 @@ _COMMANDS: dict[str, str] = {
     "replay": "tracefork_otel.cli.replay:replay",
     "verify": "tracefork_otel.cli.replay:verify",
     "fork": "tracefork_otel.cli.fork:fork",
+    "diff": "tracefork_otel.cli.diff:diff",
     "blame": "tracefork_otel.cli.blame:blame",
     "validate": "tracefork_otel.cli.validate:validate_",
     "export": "tracefork_otel.cli.transfer:export_",

@@ -14,7 +14,7 @@ from tracefork_otel.cli._options import (
     live_client_kwargs,
     source_options,
 )
-from tracefork_otel.cli._output import Abort, emit_json, printable, status
+from tracefork_otel.cli._output import EXIT_CHECK_FAILED, Abort, emit_json, printable, status
 from tracefork_otel.cli._render import echo
 from tracefork_otel.errors import ConfigError
 from tracefork_otel.loading import load_target
@@ -56,7 +56,8 @@ def fork(
     step gets --response FILE, or with --resample a fresh sample from the live
     endpoint. Later steps run live against --base-url with ANTHROPIC_API_KEY from the
     environment (never recorded). The fork is recorded as a new trace linked to the
-    parent; its trace id is printed.
+    parent; its trace id is printed. Exit 1 when the prefix did not replay (then the
+    run is no fork of the recorded one), 2 on bad input.
 
     \b
     Example:
@@ -77,6 +78,8 @@ def fork(
     result = fork_run(tape, store, fn, step=step, response=response, live=httpx2.HTTPTransport(), client_kwargs=kwargs)
     if as_json:
         emit_json(result.to_json())
+        if result.divergence is not None:
+            raise SystemExit(EXIT_CHECK_FAILED)
         return
     echo(result.trace_id)
     status(
@@ -84,7 +87,10 @@ def fork(
         f" {result.replayed} exchanges replayed for $0, {result.recorded} recorded live"
     )
     if result.divergence is not None:
-        status(f"  the prefix diverged: {printable(result.divergence)}")
+        status(f"  the prefix diverged, so this is no fork of the run: {printable(result.divergence)}")
     if result.agent_error:
-        status(f"  agent raised {printable(result.agent_error)}")
-    status(f"  outcome {printable(repr(result.outcome))}")
+        status(f"  the agent raised {printable(result.agent_error)} (the fork's outcome)")
+    else:
+        status(f"  outcome {printable(repr(result.outcome))}")
+    if result.divergence is not None:
+        raise SystemExit(EXIT_CHECK_FAILED)

@@ -124,12 +124,13 @@ class Run:
         serving both, as a replay's does)."""
         return recording_transport(inner, self._state)
 
-    def set_outcome(self, value: Any) -> None:
-        """Record ``value`` as the run's outcome (``@tracefork_otel.agent`` passes the return value).
+    def set_outcome(self, value: Any = None, *, error: BaseException | None = None) -> None:
+        """Record ``value`` (or the agent's ``error``) as the run's outcome (``@tracefork_otel.agent`` passes the
+        return value; a fork, the forked agent's).
 
         An exception leaving the block is recorded as the outcome instead.
         """
-        self._state.outcome = outcome_document(value)
+        self._state.outcome = outcome_document(value, error)
 
 
 @contextlib.contextmanager
@@ -230,7 +231,9 @@ def _store_blobs(state: RunState, failed: BaseException | None) -> dict[str, Att
     if document is not None:
         data = dumps(document)
         blobs.append(data)
-        outcome = Outcome(OutcomeStatus(document["status"]), sha256_hex(data), outcome.error_type if outcome else "")
+        status = OutcomeStatus(document["status"])
+        error_type = str(document.get("type", "")) if status is OutcomeStatus.ERROR else ""
+        outcome = Outcome(status, sha256_hex(data), error_type)
     store = state.blob_store
 
     def put() -> None:

@@ -133,6 +133,7 @@ def fork_run(
         nondet_source=session.nondet,
     ) as run:
         result = session.run(agent, nondet=run.nondet, wrap_transport=run.recording_transport)
+        run.set_outcome(result.outcome, error=result.error)
         replayed = len(result.served_steps) - (1 if step in result.served_steps else 0)
         total = run.started_exchanges
         run.set_attributes({semconv.FORK_REPLAYED: replayed, semconv.FORK_RECORDED: total - replayed})

@@ -7,7 +7,9 @@ what a person needs to find the line of agent code that changed.
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,50 +42,53 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _walk(expected: Any, actual: Any, path: str) -> Difference | None:
+def _walk(expected: Any, actual: Any, path: str) -> Iterator[Difference]:
+    """Every place ``expected`` and ``actual`` differ, in document order (the first is what a person needs)."""
     if type(expected) is not type(actual) and not (
         isinstance(expected, (int, float))
         and isinstance(actual, (int, float))
         and not isinstance(expected, bool)
         and not isinstance(actual, bool)
     ):
-        return Difference(path or "(root)", shorten(expected), shorten(actual))
+        yield Difference(path or "(root)", shorten(expected), shorten(actual))
+        return
     if isinstance(expected, dict):
+        found = False
         for key in expected:
             if key not in actual:
-                return Difference(_join(path, key), shorten(expected[key]), shorten(_MISSING))
-            found = _walk(expected[key], actual[key], _join(path, key))
-            if found:
-                return found
+                found = True
+                yield Difference(_join(path, key), shorten(expected[key]), shorten(_MISSING))
+                continue
+            for difference in _walk(expected[key], actual[key], _join(path, key)):
+                found = True
+                yield difference
         for key in actual:
             if key not in expected:
-                return Difference(_join(path, key), shorten(_MISSING), shorten(actual[key]))
-        if list(expected) != list(actual):
-            return Difference(path or "(root)", "keys " + shorten(list(expected)), "keys " + shorten(list(actual)))
-        return None
+                found = True
+                yield Difference(_join(path, key), shorten(_MISSING), shorten(actual[key]))
+        if not found and list(expected) != list(actual):
+            yield Difference(path or "(root)", "keys " + shorten(list(expected)), "keys " + shorten(list(actual)))
+        return
     if isinstance(expected, list):
         for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
-            found = _walk(e, a, _join(path, i))
-            if found:
-                return found
-        if len(expected) != len(actual):
-            i = min(len(expected), len(actual))
-            return Difference(
+            yield from _walk(e, a, _join(path, i))
+        for i in range(min(len(expected), len(actual)), max(len(expected), len(actual))):
+            yield Difference(
                 _join(path, i),
                 shorten(expected[i]) if i < len(expected) else shorten(_MISSING),
                 shorten(actual[i]) if i < len(actual) else shorten(_MISSING),
             )
-        return None
+        return
     if isinstance(expected, str) and expected != actual:
         nested = _json_in_string(expected, actual, path)
         if nested is not None:
-            return nested
+            yield from nested
+            return
     if expected != actual or type(expected) is not type(actual):
-        return Difference(path or "(root)", shorten(expected), shorten(actual))
-    return None
+        yield Difference(path or "(root)", shorten(expected), shorten(actual))
 
 
-def _json_in_string(expected: str, actual: str, path: str) -> Difference | None:
+def _json_in_string(expected: str, actual: str, path: str) -> Iterator[Difference] | None:
     """Tool results often carry JSON as a string: walk into it (``content<json>.amount``)."""
     if not (expected[:1] in "{[" and actual[:1] in "{["):
         return None
@@ -112,14 +117,20 @@ def first_difference(expected: bytes, actual: bytes) -> Difference | None:
     as values but not as bytes (whitespace, key order, number spelling) differ at
     ``(encoding)``.
     """
+    found = differences(expected, actual, limit=1)
+    return found[0] if found else None
+
+
+def differences(expected: bytes, actual: bytes, *, limit: int = 20) -> list[Difference]:
+    """Up to ``limit`` places two bodies differ, in document order (see `first_difference`)."""
     if expected == actual:
-        return None
+        return []
     try:
         e_doc, a_doc = json.loads(expected), json.loads(actual)
     except (ValueError, UnicodeDecodeError):
-        return _bytes_difference(expected, actual)
-    found = _walk(e_doc, a_doc, "")
-    if found is not None:
+        return [_bytes_difference(expected, actual)]
+    found = list(itertools.islice(_walk(e_doc, a_doc, ""), limit))
+    if found:
         return found
     diff = _bytes_difference(expected, actual)
-    return Difference("(encoding) " + diff.path, diff.expected, diff.actual)
+    return [Difference("(encoding) " + diff.path, diff.expected, diff.actual)]
