@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from tracefork_otel.blobstore import BlobStore, MemoryBlobStore, open_blob_store
+from tracefork_otel.errors import ConfigError
 from tracefork_otel.replay.player import check_replayable
 from tracefork_otel.replay.rebuild import rebuild_tape
 from tracefork_otel.sources import TraceSource, normalize_trace_id, open_source
@@ -31,9 +33,35 @@ class LoadedRun:
     blob_store: BlobStore
 
 
+SHORT_ID_DIGITS: Final = 4
+"""The fewest hex digits a short trace id may have."""
+
+
+def resolve_trace_id(trace_id: str, source: TraceSource) -> str:
+    """``trace_id`` as 32 lowercase hex digits: a full id as it is, a unique prefix (4 to 31 hex digits, not 16,
+    which is a 64-bit id) looked up in the local store, as git takes a short hash.
+
+    Raises:
+        ConfigError: malformed, ambiguous, or a short id for a source that cannot look one up.
+        TraceNotFoundError: no stored trace id starts with the prefix.
+    """
+    value = trace_id.strip()
+    if SHORT_ID_DIGITS <= len(value) < 32 and len(value) != 16 and _HEX.issuperset(value.lower()):
+        if not isinstance(source, LocalSource):
+            raise ConfigError(
+                f"a short trace id ({value!r}) is looked up in the local store only: give all 32 hex digits"
+                f" for {source.name}"
+            )
+        return source.resolve(value)
+    return normalize_trace_id(value)
+
+
+_HEX: Final = frozenset("0123456789abcdef")
+
+
 def load_spans(trace_id: str, source: TraceSource) -> tuple[str, list[SpanRecord]]:
-    """The normalised trace id and the trace's spans."""
-    trace_id = normalize_trace_id(trace_id)
+    """The normalised trace id (a unique prefix resolved) and the trace's spans."""
+    trace_id = resolve_trace_id(trace_id, source)
     return trace_id, source.get(trace_id)
 
 

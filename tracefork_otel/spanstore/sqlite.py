@@ -117,6 +117,9 @@ GROUP BY firsts.trace_id
 """
 
 _SELECT_TRACE: Final = f"SELECT {_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, span_id"
+_TRACES_STARTING: Final = (
+    "SELECT DISTINCT trace_id FROM spans WHERE trace_id >= ? AND trace_id < ? ORDER BY trace_id LIMIT ?"
+)
 _FORKS_OF: Final = f"""
 SELECT {_COLUMNS} FROM spans
 WHERE parent_span_id IS NULL AND json_extract(attributes, '$."' || ? || '"') = ?
@@ -277,6 +280,15 @@ class SpanStore:
             return [_record(row) for row in rows]
         except (ValueError, TypeError, KeyError) as exc:
             raise StoreError(f"span store {self.path} holds a corrupt span of trace {trace_id}: {exc}") from exc
+
+    def trace_ids_starting(self, prefix: str, limit: int = 5) -> list[str]:
+        """The stored trace ids that start with ``prefix`` (lowercase hex), at most ``limit``, in order.
+
+        Raises:
+            StoreError: the file cannot be read.
+        """
+        rows = self._query(_TRACES_STARTING, (prefix, prefix + "g", limit))  # "g" sorts after every hex digit
+        return [str(row[0]) for row in rows]
 
     def latest_blame(self, trace_id: str) -> str | None:
         """The trace id of the newest ``tracefork.blame`` report on run ``trace_id``, if any.
