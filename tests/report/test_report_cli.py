@@ -89,3 +89,17 @@ def test_bad_inputs_are_one_line_and_exit_2(home: Path, tmp_path: Path, tfotel: 
         f"tfotel: error: cannot write {missing}: folder {missing.parent} does not exist"
     )
     assert "output" in _only_error_line(tfotel("report", TRACE))
+
+
+def test_report_json_is_the_document_the_page_is_built_from(home: Path, tmp_path: Path, tfotel: Tfotel) -> None:
+    import json
+
+    _record()
+    out = tmp_path / "run.html"
+    assert tfotel("report", TRACE, "-o", str(out)).code == 0
+
+    result = tfotel("report", TRACE[:8], "--json")
+
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == embedded_data(out.read_text(encoding="utf-8"))
+    assert "(not both)" in _only_error_line(tfotel("report", TRACE, "--json", "-o", str(out)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from tracefork_otel.blobstore import open_blob_store
-from tracefork_otel.cli._options import blobs_option, source_options
-from tracefork_otel.cli._output import status
+from tracefork_otel.cli._options import blobs_option, json_option, source_options
+from tracefork_otel.cli._output import Abort, emit_json, status
 from tracefork_otel.cli._render import echo
 from tracefork_otel.loading import load_spans, open_trace_source
 from tracefork_otel.outfile import STDOUT
@@ -19,14 +19,22 @@ from tracefork_otel.spanstore import SpanStore
 @click.option(
     "-o",
     "--output",
-    required=True,
     type=click.Path(dir_okay=False, allow_dash=True),
     help="The HTML file to write ('-' for stdout). A file is replaced atomically keeping its mode;"
     " a device, FIFO or link to one is written through.",
 )
 @source_options
 @blobs_option
-def report(trace_id: str, output: str, source: str, auth: str | None, org_id: str | None, blobs: str | None) -> None:
+@json_option
+def report(
+    trace_id: str,
+    output: str | None,
+    source: str,
+    auth: str | None,
+    org_id: str | None,
+    blobs: str | None,
+    as_json: bool,
+) -> None:
     """Write run TRACE_ID as one self-contained HTML file to open in any browser.
 
     The page shows the timeline (one clickable row per model exchange: tokens,
@@ -36,14 +44,23 @@ def report(trace_id: str, output: str, source: str, auth: str | None, org_id: st
     local span store (--source local). The file loads nothing from the network; it
     holds the message content of the run, and no credentials (the blobs hold none).
 
+    With --json (and no -o) the document the page is built from is printed instead:
+    the run, each step with its request and response bodies, the blame and the forks.
+
     \b
     Examples:
       tfotel report 4bf92f3577b34da6a3ce929d0e0e4736 -o run.html
+      tfotel report 4bf92f3577b34da6a3ce929d0e0e4736 --json
       tfotel report 4bf92f3577b34da6a3ce929d0e0e4736 --source tempo:http://localhost:3200 -o run.html
     """
+    if (output is None) != as_json:
+        raise Abort("give -o/--output FILE for the page, or --json for its document (not both)")
     trace_id, spans = load_spans(trace_id, open_trace_source(source, authorization=auth, org_id=org_id))
     span_store = SpanStore.default() if source == "local" else None
     built = build_report(trace_id, spans, open_blob_store(blobs), span_store=span_store, source=source)
+    if output is None:
+        emit_json(built.to_json())
+        return
     size = write_report(built, output)
     missing = sum(1 for v in built.steps for body in (v.request, v.response) if body.kind == "missing")
     if missing:
