@@ -196,6 +196,11 @@ def json_or_none(data: bytes) -> Any:
         return None
 
 
+def looks_like_sse(body: bytes) -> bool:
+    """Whether ``body`` is an SSE stream (starts with an ``event:`` or ``data:`` line), not a JSON document."""
+    return body.lstrip().startswith((b"event:", b"data:"))
+
+
 def sse_events(data: bytes) -> Iterator[tuple[str, Any]]:
     """``(event, parsed data)`` for each complete event of an SSE body."""
     for block in data.replace(b"\r\n", b"\n").split(b"\n\n"):

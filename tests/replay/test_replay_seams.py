@@ -21,6 +21,7 @@ from replay_support import API_KEY, Recording, trace_spans
 import tracefork_otel
 from tracefork_otel.blame import Budget, ForkSampler, price_for
 from tracefork_otel.blobstore import open_blob_store
+from tracefork_otel.demo import MessagesEndpoint
 from tracefork_otel.replay import fork_run, load_blobs, rebuild_tape, replay_run
 from tracefork_otel.spanstore import span_record_from_readable
 from tracefork_otel.tape import DrawKind
@@ -81,8 +82,10 @@ def module_client(record: Record) -> Iterator[Recording]:
     """A run recorded while the agent asked through a module-level client of its own (recorded by instrument())."""
     tracefork_otel.instrument(local_store=False)
     try:
-        with _serving_endpoint() as base_url:
-            replay_agents.MODULE_CLIENT = anthropic.Anthropic(base_url=base_url, api_key=API_KEY, max_retries=0)
+        with MessagesEndpoint(replay_agents.echo_policy) as endpoint:
+            replay_agents.MODULE_CLIENT = anthropic.Anthropic(
+                base_url=endpoint.base_url, api_key=API_KEY, max_retries=0
+            )
             yield record(replay_agents.module_client, policy=replay_agents.echo_policy)
     finally:
         tracefork_otel.uninstrument()
@@ -107,19 +110,6 @@ def _echo_transport() -> httpx2.MockTransport:
         return httpx2.Response(200, json=replay_agents.echo_policy(json.loads(request.content)))
 
     return httpx2.MockTransport(answer)
-
-
-class _serving_endpoint:
-    """A MessagesEndpoint answering with ``echo_policy``, as a context manager yielding its base URL."""
-
-    def __enter__(self) -> str:
-        from tracefork_otel.demo import MessagesEndpoint
-
-        self._endpoint = MessagesEndpoint(replay_agents.echo_policy)
-        return str(self._endpoint.__enter__().base_url)
-
-    def __exit__(self, *exc: object) -> None:
-        self._endpoint.__exit__(*exc)
 
 
 def test_a_fork_records_the_requests_of_a_client_the_agent_holds_itself(

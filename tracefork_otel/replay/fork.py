@@ -25,7 +25,7 @@ from tracefork_otel.replay.session import ReplaySession, load_blobs
 from tracefork_otel.replay.transport import LIVE, CannedResponse
 from tracefork_otel.spanmodel import AttributeValue
 from tracefork_otel.tape.model import Tape
-from tracefork_otel.wire import sse_body
+from tracefork_otel.wire import looks_like_sse, sse_body
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def response_for_step(tape: Tape, step: int, body: bytes) -> CannedResponse:
         ConfigError: the body is neither a JSON object nor an SSE stream.
     """
     recorded = tape.exchanges[step]
-    looks_sse = body.lstrip().startswith((b"event:", b"data:"))
+    looks_sse = looks_like_sse(body)
     if not looks_sse:
         try:
             doc = json.loads(body)

@@ -20,7 +20,7 @@ from typing import Any
 from tracefork_otel.replay.transport import CannedResponse, buffered
 from tracefork_otel.tape.model import Tape
 from tracefork_otel.threads import CREATE, THREAD_FIELD, ThreadHistory, continued_id, thread_of
-from tracefork_otel.wire import dumps, json_or_none, response_message
+from tracefork_otel.wire import dumps, json_or_none, looks_like_sse, response_message
 
 
 def threaded_live(
@@ -39,7 +39,7 @@ def threaded_live(
             continue
         if ex.step == fork_at:
             if isinstance(override, CannedResponse):
-                reply = response_message(override.body, stream=override.body.lstrip().startswith((b"event:", b"data:")))
+                reply = response_message(override.body, stream=looks_like_sse(override.body))
                 if reply is not None:
                     history.remember(full, reply)
             break
